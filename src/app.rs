@@ -1,0 +1,185 @@
+//! Start-up and shutdown of `shopkeep serve`.
+//!
+//! Opens the data directory and the store, seeds the demo catalog and the first
+//! admin key, runs the HTTP server until SIGTERM or SIGINT, lets in-flight
+//! requests finish, then checkpoints and closes SQLite.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use actix_web::{HttpServer, web};
+
+use crate::access::Access;
+use crate::catalog::demo;
+use crate::config::Config;
+use crate::ops::metrics::Metrics;
+use crate::store::{Store, StoreOptions, api_keys};
+use crate::web::{self as http, AppState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot load the demo catalog: {0}")]
+    Demo(#[from] crate::catalog::import::ImportError),
+    #[error("cannot create the first admin key: {0}")]
+    Key(#[from] crate::access::AccessError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("metrics registry: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("server stopped with an error: {0}")]
+    Server(std::io::Error),
+}
+
+/// Opens the store inside the data directory, creating both if needed.
+pub fn open_store(config: &Config) -> Result<Store, StartError> {
+    create_private_dir(&config.data_dir)?;
+    let options = StoreOptions {
+        readers: config.db_readers,
+        busy_timeout: config.db_busy_timeout,
+    };
+    Ok(Store::open(&config.database_path(), &options)?)
+}
+
+/// Runs the shop until a termination signal; returns once SQLite is closed.
+pub fn serve(config: Config) -> Result<(), StartError> {
+    let started = Instant::now();
+    let store = Arc::new(open_store(&config)?);
+    if config.demo_catalog {
+        if let Some(report) = demo::load_if_empty(&store, &config.currency)? {
+            tracing::info!(summary = %report.summary(), "loaded the demo catalog (start with --no-demo to skip it)");
+        }
+    }
+    let access = Access::new();
+    ensure_first_key(&store, &access, &config.admin_key_path())?;
+    let state = web::Data::new(AppState {
+        store: Arc::clone(&store),
+        access,
+        metrics: Metrics::new()?,
+        shutting_down: AtomicBool::new(false),
+        config: config.clone(),
+    });
+    let workers = if config.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        config.workers
+    };
+    let server_state = state.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let server = HttpServer::new(move || http::app(server_state.clone()))
+            .workers(workers)
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            .disable_signals()
+            .bind(config.bind)
+            .map_err(|source| StartError::Bind {
+                addr: config.bind.to_string(),
+                source,
+            })?;
+        let addrs: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();
+        let running = server.run();
+        let handle = running.handle();
+        tracing::info!(
+            addr = %addrs.join(","),
+            shop = %config.shop_name,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "listening"
+        );
+        actix_web::rt::spawn(async move {
+            let signal = termination_signal().await;
+            tracing::info!(signal, "shutting down: finishing in-flight requests");
+            state.shutting_down.store(true, Ordering::Relaxed);
+            handle.stop(true).await;
+        });
+        running.await.map_err(StartError::Server)
+    })?;
+    match Arc::try_unwrap(store) {
+        Ok(store) => store.close()?,
+        Err(_) => tracing::warn!(
+            "database still in use at exit; SQLite will recover the WAL on next start"
+        ),
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT and names the one that came.
+async fn termination_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            std::future::pending::<()>().await;
+            return "none";
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}
+
+/// On the very first start there is no way in: mint a key and leave it in the data dir.
+fn ensure_first_key(store: &Store, access: &Access, path: &Path) -> Result<(), StartError> {
+    if store.read(api_keys::count_live)? > 0 {
+        return Ok(());
+    }
+    let key = access.create_key(store, "first-start")?;
+    write_private_file(path, &format!("{}\n", key.token))?;
+    tracing::info!(path = %path.display(), "created the first admin key; it is in this file (mode 0600)");
+    Ok(())
+}
+
+fn create_private_dir(path: &Path) -> Result<(), StartError> {
+    let fail = |source| StartError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    fs::create_dir_all(path).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).map_err(fail)?.permissions().mode();
+        if mode & 0o077 != 0 && path.read_dir().map_err(fail)?.next().is_none() {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_private_file(path: &Path, contents: &str) -> Result<(), StartError> {
+    let fail = |source| StartError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(fail)?;
+    file.write_all(contents.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}

@@ -1,0 +1,430 @@
+//! Catalog import: turns Shopify, WooCommerce, generic CSV, JSON and NDJSON files
+//! into upserted products, streaming, with a per-row report.
+//!
+//! Each format module only reads its layout and emits `Record`s (a `ProductInput`
+//! and the line it came from). This driver validates them, writes them in batches
+//! through `crate::store`, and collects what was created, updated, unchanged or
+//! refused. Formats must not touch the store; the driver must not know layouts.
+
+mod csv_rows;
+mod generic_csv;
+mod json;
+mod shopify;
+mod woocommerce;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Currency, FieldError, ProductDraft, ProductInput};
+use crate::store::products::{self, Upserted};
+use crate::store::{Store, StoreError};
+
+/// Products written per transaction: large enough to be fast, small enough to bound memory.
+const BATCH_SIZE: usize = 500;
+/// Row errors kept in the report; the rest are only counted.
+const MAX_REPORTED_ERRORS: usize = 1_000;
+/// Bytes read to guess a file's format.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The file layouts the importer understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Shopify,
+    Woocommerce,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "shopify" => Ok(Format::Shopify),
+            "woocommerce" | "woo" => Ok(Format::Woocommerce),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "ndjson" | "jsonl" => Ok(Format::Ndjson),
+            other => Err(format!(
+                "unknown format \"{other}\" (auto, shopify, woocommerce, csv, json, ndjson)"
+            )),
+        }
+    }
+}
+
+/// Where the bytes come from; opened once per pass.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+impl Source<'_> {
+    fn open(&self, counter: &Arc<AtomicU64>) -> io::Result<Box<dyn BufRead + '_>> {
+        let counter = Arc::clone(counter);
+        Ok(match self {
+            Source::File(path) => Box::new(BufReader::with_capacity(
+                256 * 1024,
+                CountingReader {
+                    inner: File::open(path)?,
+                    counter,
+                },
+            )),
+            Source::Bytes(bytes) => Box::new(BufReader::new(CountingReader {
+                inner: *bytes,
+                counter,
+            })),
+        })
+    }
+
+    fn len(&self) -> Option<u64> {
+        match self {
+            Source::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            Source::Bytes(bytes) => Some(bytes.len() as u64),
+        }
+    }
+}
+
+/// Counts bytes as they are read, for progress bars.
+struct CountingReader<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// `None` guesses from the content.
+    pub format: Option<Format>,
+    /// Refuse the whole file, writing nothing, if any row is bad.
+    pub strict: bool,
+}
+
+/// One product read from a file, not yet validated.
+#[derive(Debug)]
+pub struct Record {
+    /// Line where the product starts.
+    pub line: u64,
+    /// Lines of each variant, where the format has one row per variant.
+    pub variant_lines: Vec<u64>,
+    pub input: ProductInput,
+}
+
+/// A row that could not be imported, or a note about one that was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RowIssue {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl RowIssue {
+    pub fn new(line: u64, reason: impl Into<String>) -> Self {
+        RowIssue {
+            line,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for RowIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ImportReport {
+    #[schema(value_type = String)]
+    pub format: Option<Format>,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    /// The first rows refused, with line numbers and reasons.
+    pub errors: Vec<RowIssue>,
+    /// Rows imported with a caveat (re-encoded text, ignored values).
+    pub warnings: Vec<RowIssue>,
+}
+
+impl ImportReport {
+    /// The closing line of the CLI: "created N, updated M, skipped K, unchanged U".
+    pub fn summary(&self) -> String {
+        format!(
+            "created {}, updated {}, skipped {}, unchanged {}",
+            self.created, self.updated, self.skipped, self.unchanged
+        )
+    }
+
+    fn refuse(&mut self, issue: RowIssue) {
+        self.skipped += 1;
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(issue);
+        }
+    }
+
+    fn warn(&mut self, issue: RowIssue) {
+        if self.warnings.len() < MAX_REPORTED_ERRORS {
+            self.warnings.push(issue);
+        }
+    }
+}
+
+/// How far an import has got, for progress bars and UI events.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub bytes_read: u64,
+    pub total_bytes: Option<u64>,
+    pub records: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] io::Error),
+    #[error("line {line}: {reason}")]
+    Malformed { line: u64, reason: String },
+    #[error("the file is not a {format:?} export: {reason}")]
+    WrongLayout { format: Format, reason: String },
+    #[error("strict import refused the file, nothing was written: {0}")]
+    Strict(RowIssue),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a format reader emits: a record, a refused row, or a note about a kept row.
+pub enum Item {
+    Record(Record),
+    Refused(RowIssue),
+    Warning(RowIssue),
+}
+
+/// Where format readers send what they read; returning an error stops the read.
+type Emit<'e> = dyn FnMut(Item) -> Result<(), ImportError> + 'e;
+
+/// Imports `source` into `store`, streaming; see `ImportOptions` for strictness.
+pub fn import(
+    store: &Store,
+    source: Source,
+    options: &ImportOptions,
+    currency: &Currency,
+    progress: &dyn Fn(Progress),
+) -> Result<ImportReport, ImportError> {
+    let format = match options.format {
+        Some(format) => format,
+        None => detect(source)?,
+    };
+    if options.strict {
+        let checked = run(source, format, currency, &mut |_| Ok(()), &|_| {}, true)?;
+        if let Some(first) = checked.errors.first() {
+            return Err(ImportError::Strict(first.clone()));
+        }
+    }
+    let mut counts = ImportReport::default();
+    let mut batch: Vec<ProductDraft> = Vec::with_capacity(BATCH_SIZE);
+    let write_batch =
+        |batch: &mut Vec<ProductDraft>, counts: &mut ImportReport| -> Result<(), ImportError> {
+            let outcomes = store.write(|tx| {
+                batch
+                    .iter()
+                    .map(|d| products::upsert(tx, d))
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            for outcome in outcomes {
+                match outcome {
+                    Upserted::Created(_) => counts.created += 1,
+                    Upserted::Updated(_) => counts.updated += 1,
+                    Upserted::Unchanged(_) => counts.unchanged += 1,
+                }
+            }
+            batch.clear();
+            Ok(())
+        };
+    let mut accept = |draft: ProductDraft| -> Result<(), ImportError> {
+        batch.push(draft);
+        if batch.len() >= BATCH_SIZE {
+            write_batch(&mut batch, &mut counts)?;
+        }
+        Ok(())
+    };
+    let mut report = run(
+        source,
+        format,
+        currency,
+        &mut accept,
+        progress,
+        options.strict,
+    )?;
+    drop(accept);
+    write_batch(&mut batch, &mut counts)?;
+    report.created = counts.created;
+    report.updated = counts.updated;
+    report.unchanged = counts.unchanged;
+    Ok(report)
+}
+
+/// One pass over the source: validate every record and hand good drafts to `accept`.
+fn run(
+    source: Source,
+    format: Format,
+    currency: &Currency,
+    accept: &mut dyn FnMut(ProductDraft) -> Result<(), ImportError>,
+    progress: &dyn Fn(Progress),
+    stop_at_first_error: bool,
+) -> Result<ImportReport, ImportError> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let total_bytes = source.len();
+    let mut report = ImportReport {
+        format: Some(format),
+        ..Default::default()
+    };
+    let mut records = 0u64;
+    let mut emit = |item: Item| -> Result<(), ImportError> {
+        match item {
+            Item::Record(record) => {
+                records += 1;
+                match ProductDraft::parse(&record.input, currency) {
+                    Ok(draft) => accept(draft)?,
+                    Err(fields) => report.refuse(describe(&record, &fields)),
+                }
+                if records % 256 == 0 {
+                    progress(Progress {
+                        bytes_read: counter.load(Ordering::Relaxed),
+                        total_bytes,
+                        records,
+                    });
+                }
+            }
+            Item::Refused(issue) => report.refuse(issue),
+            Item::Warning(issue) => report.warn(issue),
+        }
+        if stop_at_first_error && report.skipped > 0 {
+            return Err(ImportError::Strict(report.errors[0].clone()));
+        }
+        Ok(())
+    };
+    let read = |emit: &mut Emit| -> Result<(), ImportError> {
+        match format {
+            Format::Shopify => shopify::read(source.open(&counter)?, emit),
+            Format::Woocommerce => woocommerce::read(|| source.open(&counter), emit),
+            Format::Csv => generic_csv::read(source.open(&counter)?, emit),
+            Format::Json => json::read_array(source.open(&counter)?, emit),
+            Format::Ndjson => json::read_lines(source.open(&counter)?, emit),
+        }
+    };
+    match read(&mut emit) {
+        Err(ImportError::Strict(_)) if stop_at_first_error => {}
+        other => other?,
+    }
+    progress(Progress {
+        bytes_read: counter.load(Ordering::Relaxed),
+        total_bytes,
+        records,
+    });
+    Ok(report)
+}
+
+/// One line for a refused record, pointing at the variant's own row where there is one.
+fn describe(record: &Record, fields: &[FieldError]) -> RowIssue {
+    let line = fields
+        .iter()
+        .find_map(|f| variant_index(&f.field))
+        .and_then(|i| record.variant_lines.get(i).copied())
+        .unwrap_or(record.line);
+    let reasons: Vec<String> = fields.iter().map(ToString::to_string).collect();
+    let name = record
+        .input
+        .handle
+        .as_deref()
+        .or(record.input.name.as_deref())
+        .unwrap_or("");
+    let label = if name.is_empty() {
+        String::new()
+    } else {
+        format!("\"{}\": ", name.chars().take(60).collect::<String>())
+    };
+    RowIssue::new(line, format!("{label}{}", reasons.join("; ")))
+}
+
+fn variant_index(field: &str) -> Option<usize> {
+    field
+        .strip_prefix("variants[")?
+        .split(']')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Guesses the format from the first bytes: JSON by its first character, CSV
+/// flavours by their header names.
+pub fn detect(source: Source) -> Result<Format, ImportError> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    source
+        .open(&Arc::new(AtomicU64::new(0)))?
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)?;
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    let first_line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let first_line = &head[..first_line_end];
+    match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => return Ok(Format::Json),
+        Some(b'{') => {
+            let one_object_per_line =
+                serde_json::from_slice::<serde_json::Value>(first_line).is_ok();
+            return Ok(if one_object_per_line {
+                Format::Ndjson
+            } else {
+                Format::Json
+            });
+        }
+        None => {
+            return Err(ImportError::Malformed {
+                line: 1,
+                reason: "the file is empty".into(),
+            });
+        }
+        _ => {}
+    }
+    let header = String::from_utf8_lossy(first_line).to_ascii_lowercase();
+    let has = |name: &str| {
+        header
+            .split(',')
+            .any(|h| h.trim().trim_matches('"') == name)
+    };
+    if has("handle") && (has("variant price") || has("body (html)")) {
+        Ok(Format::Shopify)
+    } else if has("type") && (has("regular price") || has("parent")) {
+        Ok(Format::Woocommerce)
+    } else {
+        Ok(Format::Csv)
+    }
+}
+
+/// Splits a list cell on `separator`, trimming and dropping empty items.
+fn split_list(cell: &str, separator: char) -> Vec<String> {
+    cell.split(separator)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A cell as an optional value: empty means absent.
+fn non_empty(cell: &str) -> Option<String> {
+    let cell = cell.trim();
+    (!cell.is_empty()).then(|| cell.to_string())
+}

@@ -1,0 +1,489 @@
+//! Configuration: one typed `Config`, from defaults, a TOML file, `SHOPKEEP_*`
+//! environment variables and command-line flags, in that order of precedence.
+//!
+//! This is the only place that reads the environment. Every key is declared once
+//! in `KEYS` (name, default, meaning), which drives parsing, `config check` and
+//! the reference in the README. Invalid values are refused at start with the
+//! key, the value, where it came from and why.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::catalog::Currency;
+
+/// One configuration key: its name, default and what it means.
+pub struct KeySpec {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+/// Every key shopkeep understands. `SHOPKEEP_<NAME>` sets it from the environment.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec {
+        name: "bind",
+        default: "127.0.0.1:8080",
+        help: "address and port the HTTP server listens on",
+    },
+    KeySpec {
+        name: "data_dir",
+        default: "./shopkeep-data",
+        help: "directory for the database, the admin key and imports",
+    },
+    KeySpec {
+        name: "shop_name",
+        default: "Corner Larder",
+        help: "the shop's name as shoppers see it",
+    },
+    KeySpec {
+        name: "currency",
+        default: "USD",
+        help: "ISO 4217 code of the shop currency; prices are stored in its minor units",
+    },
+    KeySpec {
+        name: "demo_catalog",
+        default: "true",
+        help: "load the embedded demo catalog on first start when the catalog is empty",
+    },
+    KeySpec {
+        name: "tier",
+        default: "auto",
+        help: "deployment tier: auto, free, starter, professional or enterprise",
+    },
+    KeySpec {
+        name: "log_format",
+        default: "auto",
+        help: "auto (JSON when stdout is not a terminal), json or text",
+    },
+    KeySpec {
+        name: "log_level",
+        default: "info",
+        help: "tracing filter, e.g. info or shopkeep=debug,actix_web=info",
+    },
+    KeySpec {
+        name: "workers",
+        default: "0",
+        help: "HTTP worker threads; 0 means one per CPU core",
+    },
+    KeySpec {
+        name: "db_readers",
+        default: "4",
+        help: "read-only SQLite connections in the pool (1-64)",
+    },
+    KeySpec {
+        name: "db_busy_timeout_ms",
+        default: "5000",
+        help: "how long a query waits for a locked database, in milliseconds",
+    },
+    KeySpec {
+        name: "max_body_bytes",
+        default: "1048576",
+        help: "largest JSON request body accepted, in bytes",
+    },
+    KeySpec {
+        name: "max_import_bytes",
+        default: "268435456",
+        help: "largest catalog file accepted by the import endpoint, in bytes",
+    },
+    KeySpec {
+        name: "shutdown_timeout_secs",
+        default: "30",
+        help: "how long in-flight requests may finish after SIGTERM/SIGINT",
+    },
+];
+
+/// Where a value came from, so errors can say which file or variable to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {reason}")]
+    Syntax { path: PathBuf, reason: String },
+    #[error("unknown config key `{key}` in {origin} (known keys: {known})")]
+    UnknownKey {
+        key: String,
+        origin: Origin,
+        known: String,
+    },
+    #[error("invalid value for `{key}`: {value:?} (from {origin}): {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        origin: Origin,
+        reason: String,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Text,
+}
+
+/// The deployment tier asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TierSetting {
+    Auto,
+    Free,
+    Starter,
+    Professional,
+    Enterprise,
+}
+
+impl TierSetting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TierSetting::Auto => "auto",
+            TierSetting::Free => "free",
+            TierSetting::Starter => "starter",
+            TierSetting::Professional => "professional",
+            TierSetting::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// The validated configuration the whole program runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub shop_name: String,
+    pub currency: Currency,
+    pub demo_catalog: bool,
+    pub tier: TierSetting,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub workers: usize,
+    pub db_readers: usize,
+    pub db_busy_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub max_import_bytes: usize,
+    pub shutdown_timeout: Duration,
+    /// Where each key's value came from, for `config check`.
+    pub origins: BTreeMap<&'static str, (String, Origin)>,
+}
+
+/// Values set on the command line, which win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub values: Vec<(&'static str, String, &'static str)>,
+}
+
+impl Overrides {
+    /// Records `--flag value` for `key` when the flag was given.
+    pub fn set(&mut self, key: &'static str, flag: &'static str, value: Option<String>) {
+        if let Some(value) = value {
+            self.values.push((key, value, flag));
+        }
+    }
+}
+
+impl Config {
+    /// Builds the configuration from every source; the environment is read here and nowhere else.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("SHOPKEEP_"))
+            .collect();
+        Self::from_sources(overrides, &env)
+    }
+
+    /// Like `load`, with the environment given explicitly (for tests).
+    pub fn from_sources(
+        overrides: &Overrides,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut values: BTreeMap<&'static str, (String, Origin)> = KEYS
+            .iter()
+            .map(|k| (k.name, (k.default.to_string(), Origin::Default)))
+            .collect();
+        let config_file = overrides.config_file.clone().or_else(|| {
+            env.iter()
+                .find(|(k, _)| k == "SHOPKEEP_CONFIG")
+                .map(|(_, v)| PathBuf::from(v))
+        });
+        if let Some(path) = &config_file {
+            for (key, value) in read_file(path)? {
+                values.insert(key, (value, Origin::File(path.clone())));
+            }
+        }
+        for spec in KEYS {
+            let var = format!("SHOPKEEP_{}", spec.name.to_uppercase());
+            if let Some((_, value)) = env.iter().find(|(k, _)| *k == var) {
+                values.insert(spec.name, (value.clone(), Origin::Env(var)));
+            }
+        }
+        for (key, value, flag) in &overrides.values {
+            values.insert(key, (value.clone(), Origin::Flag(flag.to_string())));
+        }
+        Self::from_values(values)
+    }
+
+    fn from_values(
+        values: BTreeMap<&'static str, (String, Origin)>,
+    ) -> Result<Config, ConfigError> {
+        let get = |key: &str| -> (&str, &Origin) {
+            let (value, origin) = &values[key];
+            (value.as_str(), origin)
+        };
+        let parse = |key: &'static str| Field {
+            key,
+            value: get(key).0,
+            origin: get(key).1,
+        };
+        Ok(Config {
+            bind: parse("bind").with(|v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|_| "expected IP:PORT such as 127.0.0.1:8080 or 0.0.0.0:80".into())
+            })?,
+            data_dir: parse("data_dir").with(|v| non_empty(v).map(PathBuf::from))?,
+            shop_name: parse("shop_name").with(|v| non_empty(v).map(str::to_string))?,
+            currency: parse("currency").with(|v| {
+                Currency::from_code(v).ok_or_else(|| {
+                    format!(
+                        "unsupported currency; use one of {}",
+                        Currency::supported_codes().join(", ")
+                    )
+                })
+            })?,
+            demo_catalog: parse("demo_catalog").with(boolean)?,
+            tier: parse("tier").with(|v| match v.trim().to_lowercase().as_str() {
+                "auto" => Ok(TierSetting::Auto),
+                "free" => Ok(TierSetting::Free),
+                "starter" => Ok(TierSetting::Starter),
+                "professional" => Ok(TierSetting::Professional),
+                "enterprise" => Ok(TierSetting::Enterprise),
+                _ => Err("expected auto, free, starter, professional or enterprise".into()),
+            })?,
+            log_format: parse("log_format").with(|v| match v.trim().to_lowercase().as_str() {
+                "auto" => Ok(LogFormat::Auto),
+                "json" => Ok(LogFormat::Json),
+                "text" => Ok(LogFormat::Text),
+                _ => Err("expected auto, json or text".into()),
+            })?,
+            log_level: parse("log_level").with(|v| {
+                tracing_subscriber::EnvFilter::try_new(v)
+                    .map(|_| v.to_string())
+                    .map_err(|e| format!("not a tracing filter: {e}"))
+            })?,
+            workers: parse("workers").with(|v| number(v, 0, 256))?,
+            db_readers: parse("db_readers").with(|v| number(v, 1, 64))?,
+            db_busy_timeout: parse("db_busy_timeout_ms")
+                .with(|v| number(v, 0, 600_000).map(|ms| Duration::from_millis(ms as u64)))?,
+            max_body_bytes: parse("max_body_bytes").with(|v| number(v, 1024, 64 * 1024 * 1024))?,
+            max_import_bytes: parse("max_import_bytes")
+                .with(|v| number(v, 1024, 64 * 1024 * 1024 * 1024))?,
+            shutdown_timeout: parse("shutdown_timeout_secs")
+                .with(|v| number(v, 0, 3600).map(|s| Duration::from_secs(s as u64)))?,
+            origins: values.clone(),
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("shopkeep.db")
+    }
+
+    pub fn admin_key_path(&self) -> PathBuf {
+        self.data_dir.join("admin-key")
+    }
+
+    /// The resolved configuration as TOML-like lines with where each value came from.
+    pub fn describe(&self) -> String {
+        self.origins
+            .iter()
+            .map(|(key, (value, origin))| format!("{key} = {value:?}  # {origin}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// One key's raw value, on its way to a typed value or a precise error.
+struct Field<'a> {
+    key: &'static str,
+    value: &'a str,
+    origin: &'a Origin,
+}
+
+impl Field<'_> {
+    fn with<T>(self, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+        parse(self.value).map_err(|reason| ConfigError::Invalid {
+            key: self.key.to_string(),
+            value: self.value.to_string(),
+            origin: self.origin.clone(),
+            reason,
+        })
+    }
+}
+
+fn non_empty(value: &str) -> Result<&str, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(value)
+    }
+}
+
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.trim().to_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn number(value: &str, min: usize, max: usize) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from {min} to {max}")),
+    }
+}
+
+/// Reads a TOML file of top-level keys into text values; unknown keys are refused.
+fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    table
+        .into_iter()
+        .map(|(key, value)| {
+            let spec = KEYS.iter().find(|spec| spec.name == key).ok_or_else(|| {
+                ConfigError::UnknownKey {
+                    key: key.clone(),
+                    origin: Origin::File(path.to_path_buf()),
+                    known: KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", "),
+                }
+            })?;
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        value: other.to_string(),
+                        origin: Origin::File(path.to_path_buf()),
+                        reason: "expected a single value (string, number or boolean)".into(),
+                    });
+                }
+            };
+            Ok((spec.name, text))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::from_sources(&Overrides::default(), &[]).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("./shopkeep-data"));
+        assert!(config.demo_catalog);
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.toml");
+        std::fs::write(
+            &file,
+            "bind = \"0.0.0.0:9000\"\ncurrency = \"EUR\"\ndb_readers = 2\n",
+        )
+        .unwrap();
+        let mut overrides = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        overrides.set("bind", "--bind", Some("127.0.0.1:7000".into()));
+        let config = Config::from_sources(
+            &overrides,
+            &env(&[
+                ("SHOPKEEP_CURRENCY", "GBP"),
+                ("SHOPKEEP_BIND", "127.0.0.1:1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.bind.port(), 7000);
+        assert_eq!(config.currency.code(), "GBP");
+        assert_eq!(config.db_readers, 2);
+    }
+
+    #[test]
+    fn errors_name_key_value_origin_and_reason() {
+        let err = Config::from_sources(
+            &Overrides::default(),
+            &env(&[("SHOPKEEP_DB_READERS", "lots")]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("`db_readers`")
+                && text.contains("\"lots\"")
+                && text.contains("SHOPKEEP_DB_READERS"),
+            "{text}"
+        );
+        assert!(text.contains("whole number from 1 to 64"), "{text}");
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_toml_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.toml");
+        std::fs::write(&file, "bnid = \"x\"\n").unwrap();
+        let overrides = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        assert!(
+            matches!(Config::from_sources(&overrides, &[]), Err(ConfigError::UnknownKey { key, .. }) if key == "bnid")
+        );
+        std::fs::write(&file, "bind = \n").unwrap();
+        assert!(matches!(
+            Config::from_sources(&overrides, &[]),
+            Err(ConfigError::Syntax { .. })
+        ));
+    }
+}

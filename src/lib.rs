@@ -1,0 +1,19 @@
+//! shopkeep: a self-hosted AI shop assistant in one binary.
+//!
+//! Data flows one way: `web` → (`catalog`, `access`, `ops`) → `store`.
+//!
+//! - [`config`]: the typed configuration and the only reader of the environment.
+//! - [`store`]: SQLite — connections, migrations, queries.
+//! - [`catalog`]: products, money, validation and importers.
+//! - [`access`]: admin API keys.
+//! - [`ops`]: metrics and readiness.
+//! - [`web`]: the actix-web HTTP API.
+//! - [`app`]: start-up and graceful shutdown of the server.
+
+pub mod access;
+pub mod app;
+pub mod catalog;
+pub mod config;
+pub mod ops;
+pub mod store;
+pub mod web;

@@ -1,0 +1,219 @@
+//! The `shopkeep` command line: serve the shop, import catalogs, manage keys, check config.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use shopkeep::access::Access;
+use shopkeep::app;
+use shopkeep::catalog::import::{self, Format, ImportOptions, Source};
+use shopkeep::config::{Config, LogFormat, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "shopkeep",
+    version,
+    about = "A self-hosted AI shop assistant in one binary"
+)]
+struct Cli {
+    /// TOML configuration file (also SHOPKEEP_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory holding the database and the admin key (default ./shopkeep-data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the shop's HTTP server until SIGTERM/SIGINT.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+        /// Do not load the demo catalog into an empty shop.
+        #[arg(long)]
+        no_demo: bool,
+        /// Deployment tier: auto, free, starter, professional or enterprise.
+        #[arg(long)]
+        tier: Option<String>,
+    },
+    /// Import a catalog file (Shopify, WooCommerce, CSV, JSON or NDJSON).
+    Import {
+        file: PathBuf,
+        /// auto, shopify, woocommerce, csv, json or ndjson.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Refuse the whole file, writing nothing, if any row is bad.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Administration tools.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the configuration and print every value with its origin.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create an admin API key; the key is the last line of the output.
+    CreateKey {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut overrides = Overrides {
+        config_file: cli.config.clone(),
+        ..Default::default()
+    };
+    overrides.set("data_dir", "--data-dir", cli.data_dir.clone());
+    if let Command::Serve {
+        bind,
+        no_demo,
+        tier,
+    } = &cli.command
+    {
+        overrides.set("bind", "--bind", bind.clone());
+        overrides.set("tier", "--tier", tier.clone());
+        overrides.set(
+            "demo_catalog",
+            "--no-demo",
+            no_demo.then(|| "false".to_string()),
+        );
+    }
+    let config = match Config::load(&overrides) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("shopkeep: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { .. } => {
+            init_logging(&config);
+            app::serve(config).map_err(|e| e.to_string())
+        }
+        Command::Import {
+            file,
+            format,
+            strict,
+        } => run_import(&config, &file, &format, strict),
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            println!("{}", config.describe());
+            println!("configuration is valid");
+            Ok(())
+        }
+        Command::Admin {
+            action: AdminAction::CreateKey { name },
+        } => create_key(&config, &name),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("shopkeep: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
+    let json = match config.log_format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stdout().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run_import(config: &Config, file: &PathBuf, format: &str, strict: bool) -> Result<(), String> {
+    let format = match format {
+        "auto" => None,
+        name => Some(name.parse::<Format>()?),
+    };
+    if !file.is_file() {
+        return Err(format!("{}: no such file", file.display()));
+    }
+    let store = app::open_store(config).map_err(|e| e.to_string())?;
+    let bar = ProgressBar::new(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let options = ImportOptions { format, strict };
+    let report = import::import(
+        &store,
+        Source::File(file),
+        &options,
+        &config.currency,
+        &|p| {
+            bar.set_position(p.bytes_read);
+            bar.set_message(format!("{} products", p.records));
+        },
+    );
+    bar.finish_and_clear();
+    let report = report.map_err(|e| e.to_string())?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for error in &report.errors {
+        eprintln!("skipped: {error}");
+    }
+    if report.skipped as usize > report.errors.len() {
+        eprintln!(
+            "… and {} more skipped rows",
+            report.skipped as usize - report.errors.len()
+        );
+    }
+    store.close().map_err(|e| e.to_string())?;
+    println!("{}", report.summary());
+    Ok(())
+}
+
+fn create_key(config: &Config, name: &str) -> Result<(), String> {
+    let store = app::open_store(config).map_err(|e| e.to_string())?;
+    let key = Access::new()
+        .create_key(&store, name)
+        .map_err(|e| e.to_string())?;
+    store.close().map_err(|e| e.to_string())?;
+    println!(
+        "created admin key {} named {name:?}; it is shown only once:",
+        key.id
+    );
+    println!("{}", key.token);
+    Ok(())
+}

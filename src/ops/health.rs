@@ -1,0 +1,101 @@
+//! Readiness: is the database answering, is search usable, which model and tier run.
+//!
+//! Each component reports ok, degraded or down with a reason a person can act on.
+//! The shop is ready when the database is up and it is not shutting down.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::config::{Config, TierSetting};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Degraded,
+    Down,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Check {
+    pub status: Status,
+    pub reason: String,
+}
+
+impl Check {
+    fn new(status: Status, reason: impl Into<String>) -> Check {
+        Check {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub database: Check,
+    pub search_index: Check,
+    pub model: Check,
+    pub tier: TierReport,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TierReport {
+    pub status: Status,
+    /// The tier asked for in the configuration.
+    pub configured: String,
+    /// The tier actually running.
+    pub active: String,
+    pub reason: String,
+}
+
+/// Evaluates every component now.
+pub fn readiness(store: &Store, config: &Config, shutting_down: bool) -> Readiness {
+    let database = match store.ping() {
+        Ok(()) => Check::new(Status::Ok, format!("SQLite at {}", store.path().display())),
+        Err(err) => Check::new(Status::Down, err.to_string()),
+    };
+    let search_index = Check::new(
+        Status::Degraded,
+        "no search index yet: product listing filters with SQLite substring matching",
+    );
+    let model = Check::new(
+        Status::Degraded,
+        "no language model installed: the assistant runs without one",
+    );
+    let tier = tier_report(config.tier);
+    let ready = database.status == Status::Ok && !shutting_down;
+    Readiness {
+        ready,
+        database,
+        search_index,
+        model,
+        tier,
+    }
+}
+
+/// Without a model every tier runs as free; saying so is better than pretending.
+fn tier_report(setting: TierSetting) -> TierReport {
+    let (status, reason) = match setting {
+        TierSetting::Auto => (
+            Status::Ok,
+            "auto: no model installed, so the free tier is the highest available".to_string(),
+        ),
+        TierSetting::Free => (Status::Ok, "free tier as configured".to_string()),
+        other => (
+            Status::Degraded,
+            format!(
+                "{} needs a language model and none is installed; degraded to free",
+                other.as_str()
+            ),
+        ),
+    };
+    TierReport {
+        status,
+        configured: setting.as_str().into(),
+        active: "free".into(),
+        reason,
+    }
+}

@@ -1,0 +1,118 @@
+//! Prometheus metrics: HTTP traffic, the database pool, the catalog, the process.
+//!
+//! Request counters are labelled by route pattern ("/api/v1/products/{id}"), never
+//! by raw path, so a crawler cannot grow the label set without bound.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::store::{Store, products};
+use std::sync::atomic::Ordering;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pool: IntGaugeVec,
+    pool_waits: IntGauge,
+    catalog: IntGaugeVec,
+    resident_memory: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("shopkeep".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route pattern, method and status",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route pattern",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
+            &["route", "method"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new("db_readers", "SQLite reader connections by state"),
+            &["state"],
+        )?;
+        let pool_waits = IntGauge::new(
+            "db_reader_waits_total",
+            "Times a query waited for a free reader",
+        )?;
+        let catalog = IntGaugeVec::new(
+            Opts::new("catalog_products", "Products in the catalog"),
+            &["kind"],
+        )?;
+        let resident_memory = IntGauge::new(
+            "process_resident_memory_bytes",
+            "Resident memory of this process",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(pool_waits.clone()))?;
+        registry.register(Box::new(catalog.clone()))?;
+        registry.register(Box::new(resident_memory.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            pool,
+            pool_waits,
+            catalog,
+            resident_memory,
+        })
+    }
+
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[route, method])
+            .observe(seconds);
+    }
+
+    /// Refreshes the gauges that are read at scrape time and renders the text format.
+    pub fn render(&self, store: &Store) -> String {
+        let stats = store.stats();
+        let total = stats.readers_total.load(Ordering::Relaxed) as i64;
+        let busy = stats.readers_busy.load(Ordering::Relaxed) as i64;
+        self.pool.with_label_values(&["busy"]).set(busy);
+        self.pool.with_label_values(&["idle"]).set(total - busy);
+        self.pool_waits
+            .set(stats.reader_waits.load(Ordering::Relaxed) as i64);
+        if let Ok(counts) = store.read(products::counts) {
+            self.catalog.with_label_values(&["all"]).set(counts.total);
+            self.catalog
+                .with_label_values(&["active"])
+                .set(counts.active);
+            self.catalog
+                .with_label_values(&["variants"])
+                .set(counts.variants);
+        }
+        if let Some(rss) = resident_memory_bytes() {
+            self.resident_memory.set(rss as i64);
+        }
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Resident set size from /proc; `None` where there is no procfs.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

@@ -1,0 +1,283 @@
+//! SQLite storage: connections, migrations and the queries of every table family.
+//!
+//! Owns the database file. One writer connection serialises every change; a
+//! small pool of read-only connections serves queries in parallel (WAL mode).
+//! All calls block: async callers wrap them in `web::block`/`spawn_blocking`.
+//! It must not validate business rules; it stores what `catalog` has validated.
+
+pub mod api_keys;
+pub mod products;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+/// Migrations in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_catalog.sql"),
+    include_str!("migrations/0002_api_keys.sql"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database migration {version} failed: {source}")]
+    Migration {
+        version: usize,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} was written by a newer shopkeep (schema {found}, this build knows {known})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored row is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// How the store's connections are set up.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub readers: usize,
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counters the metrics endpoint reports about the reader pool.
+#[derive(Debug, Default)]
+pub struct PoolStats {
+    pub readers_total: AtomicU64,
+    pub readers_busy: AtomicU64,
+    pub reader_waits: AtomicU64,
+}
+
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reader_returned: Condvar,
+    stats: PoolStats,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub fn open(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut writer = Connection::open(path).map_err(open_error)?;
+        configure(&writer, options.busy_timeout).map_err(open_error)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        migrate(&mut writer, path)?;
+        let readers = (0..options.readers.max(1))
+            .map(|_| {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(path, flags).map_err(open_error)?;
+                configure(&conn, options.busy_timeout).map_err(open_error)?;
+                Ok(conn)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let stats = PoolStats::default();
+        stats
+            .readers_total
+            .store(readers.len() as u64, Ordering::Relaxed);
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(readers),
+            reader_returned: Condvar::new(),
+            stats,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn stats(&self) -> &PoolStats {
+        &self.stats
+    }
+
+    /// Runs `f` on a read-only connection from the pool, waiting for one if all are busy.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.take_reader();
+        self.stats.readers_busy.fetch_add(1, Ordering::Relaxed);
+        let result = f(&conn);
+        self.stats.readers_busy.fetch_sub(1, Ordering::Relaxed);
+        lock(&self.readers).push(conn);
+        self.reader_returned.notify_one();
+        result
+    }
+
+    fn take_reader(&self) -> Connection {
+        let mut idle = lock(&self.readers);
+        loop {
+            if let Some(conn) = idle.pop() {
+                return conn;
+            }
+            self.stats.reader_waits.fetch_add(1, Ordering::Relaxed);
+            idle = self
+                .reader_returned
+                .wait(idle)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Runs `f` in one immediate transaction on the single writer; commits when it returns Ok.
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut writer = lock(&self.writer);
+        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Checks that the database answers, for readiness probes.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
+            .map(|_| ())
+    }
+
+    /// Folds the write-ahead log into the database file and closes every connection.
+    pub fn close(self) -> Result<(), StoreError> {
+        drop(self.readers.into_inner().unwrap_or_else(|p| p.into_inner()));
+        let writer = self.writer.into_inner().unwrap_or_else(|p| p.into_inner());
+        writer.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        writer.close().map_err(|(_, err)| StoreError::Sqlite(err))
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-query; the connection is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = index + 1;
+        let failed = |source| StoreError::Migration { version, source };
+        let tx = conn.transaction().map_err(failed)?;
+        tx.execute_batch(sql).map_err(failed)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// The current time as RFC 3339 UTC, the format every timestamp column uses.
+pub fn now_utc() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_pragmas_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shop.db");
+        Store::open(&path, &StoreOptions::default())
+            .unwrap()
+            .close()
+            .unwrap();
+        let store = Store::open(&path, &StoreOptions::default()).unwrap();
+        let (version, fk, mode): (usize, i64, String) = store
+            .read(|c| {
+                Ok((
+                    c.pragma_query_value(None, "user_version", |r| r.get(0))?,
+                    c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+                    c.pragma_query_value(None, "journal_mode", |r| r.get(0))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        assert_eq!(fk, 1);
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn readers_cannot_write_and_strict_tables_refuse_wrong_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("shop.db"), &StoreOptions::default()).unwrap();
+        let from_reader = store.read(|c| Ok(c.execute("DELETE FROM products", [])?));
+        assert!(from_reader.is_err(), "reader connections are read-only");
+        let wrong_type = store.write(|tx| {
+            Ok(tx.execute(
+                "INSERT INTO products (handle, name, price_minor, content_hash, created_at, updated_at)
+                 VALUES ('x', 'X', 'cheap', '', '', '')",
+                [],
+            )?)
+        });
+        assert!(
+            wrong_type.is_err(),
+            "STRICT refuses text in an INTEGER column"
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shop.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        assert!(matches!(
+            Store::open(&path, &StoreOptions::default()),
+            Err(StoreError::TooNew { .. })
+        ));
+    }
+}

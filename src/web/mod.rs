@@ -1,0 +1,73 @@
+//! The HTTP layer: actix-web routes, middleware, errors and the OpenAPI document.
+//!
+//! Handlers turn requests into calls on `catalog`, `store`, `access` and `ops`
+//! (blocking work through `web::block`) and answers into JSON or problem+json.
+//! Nothing below this module knows about HTTP.
+
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod json;
+pub mod observe;
+pub mod openapi;
+pub mod problem;
+pub mod products;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpResponse, web};
+
+use crate::access::Access;
+use crate::config::Config;
+use crate::ops::metrics::Metrics;
+use crate::store::Store;
+
+/// Everything a handler may use, shared by all workers.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub access: Access,
+    pub metrics: Metrics,
+    pub shutting_down: AtomicBool,
+}
+
+/// Registers every route and middleware on an app; used by the server and by tests.
+pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let body_limit = state.config.max_body_bytes;
+        cfg.app_data(state)
+            .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                problem::Problem::bad_request(format!("invalid query string: {err}")).into()
+            }))
+            .configure(health::routes)
+            .route("/api/openapi.json", web::get().to(openapi::openapi_json))
+            .service(
+                web::scope("/api/v1")
+                    .configure(products::routes)
+                    .configure(admin::routes),
+            );
+    }
+}
+
+/// The application with its middleware, ready for `HttpServer::new`.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(configure(state))
+        .default_service(web::to(HttpResponse::NotFound))
+        .wrap(from_fn(problem::normalize))
+        .wrap(Compress::default())
+        .wrap(from_fn(observe::observe))
+}
