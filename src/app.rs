@@ -58,10 +58,10 @@ pub fn open_store(config: &Config) -> Result<Store, StartError> {
 pub fn serve(config: Config) -> Result<(), StartError> {
     let started = Instant::now();
     let store = Arc::new(open_store(&config)?);
-    if config.demo_catalog {
-        if let Some(report) = demo::load_if_empty(&store, &config.currency)? {
-            tracing::info!(summary = %report.summary(), "loaded the demo catalog (start with --no-demo to skip it)");
-        }
+    if config.demo_catalog
+        && let Some(report) = demo::load_if_empty(&store, &config.currency)?
+    {
+        tracing::info!(summary = %report.summary(), "loaded the demo catalog (start with --no-demo to skip it)");
     }
     let access = Access::new();
     ensure_first_key(&store, &access, &config.admin_key_path())?;

@@ -48,7 +48,9 @@ pub fn html_to_text(html: &str) -> String {
             push_text(&mut out, text);
         }
         // As in browsers, only '<' followed by a letter, '/', '!' or '?' opens a tag.
-        if !after[1..].starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?')) {
+        if !after[1..]
+            .starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'))
+        {
             if hidden_until.is_none() {
                 push_text(&mut out, "<");
             }
@@ -79,10 +81,8 @@ pub fn html_to_text(html: &str) -> String {
             out.push_str("- ");
         } else if BLOCK_ELEMENTS.contains(&name.as_str()) {
             new_line(&mut out);
-        } else if name == "td" || name == "th" {
-            if !out.ends_with('\n') && !out.is_empty() {
-                out.push_str(" | ");
-            }
+        } else if (name == "td" || name == "th") && !out.ends_with('\n') && !out.is_empty() {
+            out.push_str(" | ");
         }
     }
     if hidden_until.is_none() {

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
 use crate::catalog::FieldError;
+use crate::catalog::import::json_error_text;
 
 /// Parses a JSON body: 415 for another media type, 400 for broken JSON, 422 for wrong fields.
 pub fn parse_body<T: DeserializeOwned>(req: &HttpRequest, body: &web::Bytes) -> Result<T, Problem> {
@@ -29,37 +30,17 @@ pub fn parse_body<T: DeserializeOwned>(req: &HttpRequest, body: &web::Bytes) -> 
             format!("send the body as application/json (got {:?})", content_type),
         ));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
-    let value = parsed.map_err(|err| {
+    // Well-formedness first, so broken JSON is a 400 whatever shape it started with.
+    let document: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|err| Problem::bad_request(format!("the body is not valid JSON: {err}")))?;
+    let value = serde_path_to_error::deserialize(document).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            Problem::bad_request(format!("the body is not valid JSON: {inner}"))
+        let field = if path == "." {
+            "body".to_string()
         } else {
-            let field = if path == "." {
-                "body".to_string()
-            } else {
-                path
-            };
-            Problem::validation(vec![FieldError::new(
-                field,
-                strip_position(&inner.to_string()),
-            )])
-        }
-    })?;
-    deserializer.end().map_err(|err| {
-        Problem::bad_request(format!(
-            "the body has trailing data after the JSON value: {err}"
-        ))
+            path
+        };
+        Problem::validation(vec![FieldError::new(field, json_error_text(err.inner()))])
     })?;
     Ok(value)
-}
-
-/// serde_json appends " at line 1 column 9"; the field path already says where.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
-    }
 }

@@ -2,8 +2,8 @@
 //!
 //! One row per product, columns named as in the JSON format (`name`, `price`,
 //! `stock`, …; common aliases accepted). `attr:<key>` columns become attributes.
-//! With `variant_*` or `option:<name>` columns, consecutive rows of the same
-//! handle are one product, one variant per row.
+//! A row that fills `variant_*` or `option:<name>` cells is a variant; consecutive
+//! variant rows of the same handle (or name) are one product.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -88,67 +88,55 @@ impl Columns {
         }
         Ok(columns)
     }
-
-    fn has_variants(&self) -> bool {
-        self.variant_price.is_some() || !self.options.is_empty()
-    }
 }
 
-pub fn read(input: impl Read, emit: &mut Emit) -> Result<(), ImportError> {
+pub fn read(input: impl Read, emit: &mut Emit) -> Result<u64, ImportError> {
     let mut rows = CsvRows::new(input)?;
     let columns = Columns::find(&rows)?;
     let mut open: Option<(String, Record)> = None;
     while let Some(row) = rows.next_row(emit)? {
-        let product = match product(&columns, &row) {
-            Ok(product) => product,
+        let parsed = product(&columns, &row).and_then(|p| Ok((p, variant(&columns, &row)?)));
+        let (product, variant) = match parsed {
+            Ok(parsed) => parsed,
             Err(reason) => {
                 emit(Item::Refused(RowIssue::new(row.line, reason)))?;
                 continue;
             }
         };
-        if !columns.has_variants() {
-            emit(Item::Record(Record {
-                line: row.line,
-                variant_lines: Vec::new(),
-                input: product,
-            }))?;
-            continue;
-        }
         let key = product
             .handle
             .clone()
             .or_else(|| product.name.clone())
             .unwrap_or_default();
-        let variant = match variant(&columns, &row) {
-            Ok(variant) => variant,
-            Err(reason) => {
-                emit(Item::Refused(RowIssue::new(row.line, reason)))?;
-                continue;
-            }
-        };
-        match &mut open {
-            Some((open_key, record)) if *open_key == key => {
+        match (&mut open, variant) {
+            (Some((open_key, record)), Some(variant)) if *open_key == key => {
                 record.variant_lines.push(row.line);
                 record.input.variants.push(variant);
             }
-            _ => {
+            (_, variant) => {
                 if let Some((_, done)) = open.take() {
-                    emit(Item::Record(done))?;
+                    emit(Item::record(done))?;
                 }
                 let mut record = Record {
                     line: row.line,
-                    variant_lines: vec![row.line],
+                    variant_lines: Vec::new(),
                     input: product,
                 };
-                record.input.variants.push(variant);
-                open = Some((key, record));
+                match variant {
+                    Some(variant) => {
+                        record.variant_lines.push(row.line);
+                        record.input.variants.push(variant);
+                        open = Some((key, record));
+                    }
+                    None => emit(Item::record(record))?,
+                }
             }
         }
     }
     if let Some((_, done)) = open {
-        emit(Item::Record(done))?;
+        emit(Item::record(done))?;
     }
-    Ok(())
+    Ok(rows.rows_read())
 }
 
 fn product(columns: &Columns, row: &Row) -> Result<ProductInput, String> {
@@ -187,15 +175,27 @@ fn product(columns: &Columns, row: &Row) -> Result<ProductInput, String> {
     })
 }
 
-fn variant(columns: &Columns, row: &Row) -> Result<VariantInput, String> {
-    let options = columns
+/// The variant a row describes, or `None` when its variant cells are all empty.
+fn variant(columns: &Columns, row: &Row) -> Result<Option<VariantInput>, String> {
+    let options: std::collections::BTreeMap<String, String> = columns
         .options
         .iter()
         .filter_map(|(i, name)| Some((name.clone(), non_empty(row.get(Some(*i)))?)))
         .collect();
+    let variant_cells = [
+        columns.variant_sku,
+        columns.variant_title,
+        columns.variant_price,
+        columns.variant_compare_at,
+        columns.variant_stock,
+        columns.variant_image,
+    ];
+    if options.is_empty() && variant_cells.iter().all(|c| row.get(*c).trim().is_empty()) {
+        return Ok(None);
+    }
     let price =
         non_empty(row.get(columns.variant_price)).or_else(|| non_empty(row.get(columns.price)));
-    Ok(VariantInput {
+    Ok(Some(VariantInput {
         sku: non_empty(row.get(columns.variant_sku)),
         title: non_empty(row.get(columns.variant_title)),
         options,
@@ -203,7 +203,7 @@ fn variant(columns: &Columns, row: &Row) -> Result<VariantInput, String> {
         compare_at_price: non_empty(row.get(columns.variant_compare_at)).map(|p| p.as_str().into()),
         stock: integer("variant_stock", row.get(columns.variant_stock))?,
         image: non_empty(row.get(columns.variant_image)),
-    })
+    }))
 }
 
 /// An optional whole number; "12.0" from spreadsheets is accepted.

@@ -19,16 +19,17 @@ use crate::catalog::ProductInput;
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// NDJSON: one product object per line; blank lines are ignored.
-pub fn read_lines(mut input: impl BufRead, emit: &mut Emit) -> Result<(), ImportError> {
+pub fn read_lines(mut input: impl BufRead, emit: &mut Emit) -> Result<u64, ImportError> {
     let mut line = Vec::new();
     let mut number = 0u64;
+    let mut objects = 0u64;
     loop {
         line.clear();
         let read = (&mut input)
             .take(MAX_LINE_BYTES as u64 + 1)
             .read_until(b'\n', &mut line)?;
         if read == 0 {
-            return Ok(());
+            return Ok(objects);
         }
         number += 1;
         if line.len() > MAX_LINE_BYTES && !line.ends_with(b"\n") {
@@ -47,9 +48,10 @@ pub fn read_lines(mut input: impl BufRead, emit: &mut Emit) -> Result<(), Import
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        objects += 1;
         emit(
             match parse_product(&mut serde_json::Deserializer::from_slice(text)) {
-                Ok(input) => Item::Record(Record {
+                Ok(input) => Item::record(Record {
                     line: number,
                     variant_lines: Vec::new(),
                     input,
@@ -61,7 +63,7 @@ pub fn read_lines(mut input: impl BufRead, emit: &mut Emit) -> Result<(), Import
 }
 
 /// A JSON array of products, or an object whose `products` member is one.
-pub fn read_array(input: impl Read, emit: &mut Emit) -> Result<(), ImportError> {
+pub fn read_array(input: impl Read, emit: &mut Emit) -> Result<u64, ImportError> {
     let lines = Rc::new(Cell::new(1u64));
     let counted = LineCounter {
         inner: input,
@@ -69,10 +71,12 @@ pub fn read_array(input: impl Read, emit: &mut Emit) -> Result<(), ImportError> 
     };
     let mut deserializer = serde_json::Deserializer::from_reader(counted);
     let mut failure: Option<ImportError> = None;
+    let mut elements = 0u64;
     let top = TopLevel {
         emit,
         lines: &lines,
         failure: &mut failure,
+        elements: &mut elements,
     };
     let result = deserializer
         .deserialize_any(top)
@@ -83,21 +87,37 @@ pub fn read_array(input: impl Read, emit: &mut Emit) -> Result<(), ImportError> 
     result.map_err(|err| ImportError::Malformed {
         line: err.line() as u64,
         reason: format!("invalid JSON: {err}"),
+    })?;
+    Ok(elements)
+}
+
+fn parse_product<'de, D: serde::Deserializer<'de, Error = serde_json::Error>>(
+    deserializer: D,
+) -> Result<ProductInput, String> {
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let reason = error_text(err.inner());
+        if path == "." || err.inner().is_syntax() || err.inner().is_eof() {
+            reason
+        } else {
+            format!("{path}: {reason}")
+        }
     })
 }
 
-fn parse_product<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<ProductInput, String>
-where
-    D::Error: fmt::Display,
-{
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        if path == "." {
-            err.inner().to_string()
-        } else {
-            format!("{path}: {}", err.inner())
-        }
-    })
+/// A serde_json error without its "at line L column C" suffix, which points into
+/// one record rather than the file; broken JSON says so plainly.
+pub fn error_text(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message,
+    };
+    if err.is_syntax() || err.is_eof() {
+        format!("invalid JSON: {message}")
+    } else {
+        message
+    }
 }
 
 /// Counts newlines as serde_json pulls bytes, to give array elements a line number.
@@ -119,6 +139,7 @@ struct TopLevel<'a, 'e> {
     emit: &'a mut Emit<'e>,
     lines: &'a Rc<Cell<u64>>,
     failure: &'a mut Option<ImportError>,
+    elements: &'a mut u64,
 }
 
 impl<'de> Visitor<'de> for TopLevel<'_, '_> {
@@ -133,7 +154,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         while let Some(parsed) = seq.next_element_seed(Element)? {
             let line = self.lines.get();
             let item = match parsed {
-                Ok(input) => Item::Record(Record {
+                Ok(input) => Item::record(Record {
                     line,
                     variant_lines: Vec::new(),
                     input,
@@ -148,6 +169,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                 return Err(serde::de::Error::custom("import stopped"));
             }
             index += 1;
+            *self.elements = index;
         }
         Ok(())
     }

@@ -9,6 +9,8 @@
 mod csv_rows;
 mod generic_csv;
 mod json;
+
+pub use json::error_text as json_error_text;
 mod shopify;
 mod woocommerce;
 
@@ -151,6 +153,8 @@ impl std::fmt::Display for RowIssue {
 pub struct ImportReport {
     #[schema(value_type = String)]
     pub format: Option<Format>,
+    /// Data rows (CSV), lines (NDJSON) or array elements (JSON) read.
+    pub rows: u64,
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
@@ -159,6 +163,8 @@ pub struct ImportReport {
     pub errors: Vec<RowIssue>,
     /// Rows imported with a caveat (re-encoded text, ignored values).
     pub warnings: Vec<RowIssue>,
+    /// False when the file broke off and its end could not be read.
+    pub complete: bool,
 }
 
 impl ImportReport {
@@ -196,6 +202,8 @@ pub struct Progress {
 pub enum ImportError {
     #[error("cannot read the file: {0}")]
     Io(#[from] io::Error),
+    #[error("the file is empty")]
+    Empty,
     #[error("line {line}: {reason}")]
     Malformed { line: u64, reason: String },
     #[error("the file is not a {format:?} export: {reason}")]
@@ -208,9 +216,15 @@ pub enum ImportError {
 
 /// What a format reader emits: a record, a refused row, or a note about a kept row.
 pub enum Item {
-    Record(Record),
+    Record(Box<Record>),
     Refused(RowIssue),
     Warning(RowIssue),
+}
+
+impl Item {
+    pub fn record(record: Record) -> Item {
+        Item::Record(Box::new(record))
+    }
 }
 
 /// Where format readers send what they read; returning an error stops the read.
@@ -269,7 +283,6 @@ pub fn import(
         progress,
         options.strict,
     )?;
-    drop(accept);
     write_batch(&mut batch, &mut counts)?;
     report.created = counts.created;
     report.updated = counts.updated;
@@ -290,6 +303,7 @@ fn run(
     let total_bytes = source.len();
     let mut report = ImportReport {
         format: Some(format),
+        complete: true,
         ..Default::default()
     };
     let mut records = 0u64;
@@ -301,7 +315,7 @@ fn run(
                     Ok(draft) => accept(draft)?,
                     Err(fields) => report.refuse(describe(&record, &fields)),
                 }
-                if records % 256 == 0 {
+                if records.is_multiple_of(256) {
                     progress(Progress {
                         bytes_read: counter.load(Ordering::Relaxed),
                         total_bytes,
@@ -317,7 +331,7 @@ fn run(
         }
         Ok(())
     };
-    let read = |emit: &mut Emit| -> Result<(), ImportError> {
+    let read = |emit: &mut Emit| -> Result<u64, ImportError> {
         match format {
             Format::Shopify => shopify::read(source.open(&counter)?, emit),
             Format::Woocommerce => woocommerce::read(|| source.open(&counter), emit),
@@ -326,10 +340,20 @@ fn run(
             Format::Ndjson => json::read_lines(source.open(&counter)?, emit),
         }
     };
-    match read(&mut emit) {
-        Err(ImportError::Strict(_)) if stop_at_first_error => {}
+    let rows = match read(&mut emit) {
+        Err(ImportError::Strict(_)) if stop_at_first_error => records,
+        // A break in the middle of a file keeps what came before it, and says where.
+        Err(ImportError::Malformed { line, reason }) if !stop_at_first_error && records > 0 => {
+            report.refuse(RowIssue::new(
+                line,
+                format!("{reason}; the rest of the file could not be read"),
+            ));
+            report.complete = false;
+            records
+        }
         other => other?,
-    }
+    };
+    report.rows = rows;
     progress(Progress {
         bytes_read: counter.load(Ordering::Relaxed),
         total_bytes,
@@ -391,12 +415,7 @@ pub fn detect(source: Source) -> Result<Format, ImportError> {
                 Format::Json
             });
         }
-        None => {
-            return Err(ImportError::Malformed {
-                line: 1,
-                reason: "the file is empty".into(),
-            });
-        }
+        None => return Err(ImportError::Empty),
         _ => {}
     }
     let header = String::from_utf8_lossy(first_line).to_ascii_lowercase();

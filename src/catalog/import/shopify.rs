@@ -21,6 +21,15 @@ const IGNORED_METAFIELDS: &[&str] = &[
     "search product boosts",
 ];
 
+/// Whether a metafield column describes the product (and becomes an attribute).
+/// Sales-channel settings such as Google Shopping flags do not.
+fn describes_product(label: &str, namespace: &str) -> bool {
+    let label = label.to_lowercase();
+    !IGNORED_METAFIELDS.contains(&label.as_str())
+        && !label.starts_with("google")
+        && !namespace.contains("google")
+}
+
 /// Column positions of the layout, looked up once from the header.
 struct Columns {
     handle: usize,
@@ -60,9 +69,8 @@ impl Columns {
             .filter_map(|(i, name)| {
                 let (label, rest) = name.split_once(" (")?;
                 let label = label.trim();
-                (rest.starts_with("product.metafields.")
-                    && !IGNORED_METAFIELDS.contains(&label.to_lowercase().as_str()))
-                .then(|| (i, label.to_string()))
+                let namespace = rest.strip_prefix("product.metafields.")?;
+                describes_product(label, namespace).then(|| (i, label.to_string()))
             })
             .collect();
         Ok(Columns {
@@ -99,7 +107,7 @@ struct Group {
     variant_lines: Vec<u64>,
 }
 
-pub fn read(input: impl Read, emit: &mut Emit) -> Result<(), ImportError> {
+pub fn read(input: impl Read, emit: &mut Emit) -> Result<u64, ImportError> {
     let mut rows = CsvRows::new(input)?;
     let columns = Columns::find(&rows)?;
     let mut current: Option<(String, Group)> = None;
@@ -116,16 +124,16 @@ pub fn read(input: impl Read, emit: &mut Emit) -> Result<(), ImportError> {
             Some((open, group)) if *open == handle => add_row(group, &columns, &row),
             _ => {
                 if let Some((_, done)) = current.take() {
-                    emit(Item::Record(finish(done)))?;
+                    emit(Item::record(finish(done)))?;
                 }
                 current = Some((handle.clone(), start(&handle, &columns, &row)));
             }
         }
     }
     if let Some((_, done)) = current {
-        emit(Item::Record(finish(done)))?;
+        emit(Item::record(finish(done)))?;
     }
-    Ok(())
+    Ok(rows.rows_read())
 }
 
 fn start(handle: &str, columns: &Columns, row: &Row) -> Group {

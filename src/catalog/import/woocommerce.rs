@@ -79,7 +79,7 @@ type Orphans = HashMap<String, Vec<(u64, VariantInput)>>;
 pub fn read<'s>(
     open: impl Fn() -> io::Result<Box<dyn BufRead + 's>>,
     emit: &mut Emit,
-) -> Result<(), ImportError> {
+) -> Result<u64, ImportError> {
     let mut orphans = collect_variations(open()?, emit)?;
     let mut rows = CsvRows::new(open()?)?;
     let columns = Columns::find(&rows)?;
@@ -110,13 +110,17 @@ pub fn read<'s>(
             non_empty(row.get(columns.id)).map(|id| format!("id:{id}")),
             non_empty(row.get(columns.sku)),
         ];
-        for key in keys.into_iter().flatten() {
-            for (line, variant) in orphans.remove(&key).unwrap_or_default() {
-                record.variant_lines.push(line);
-                record.input.variants.push(variant);
-            }
+        let mut variations: Vec<(u64, VariantInput)> = keys
+            .into_iter()
+            .flatten()
+            .flat_map(|key| orphans.remove(&key).unwrap_or_default())
+            .collect();
+        variations.sort_by_key(|(line, _)| *line);
+        for (line, variant) in variations {
+            record.variant_lines.push(line);
+            record.input.variants.push(variant);
         }
-        emit(Item::Record(record))?;
+        emit(Item::record(record))?;
     }
     let mut left: Vec<(u64, String)> = orphans
         .into_iter()
@@ -133,7 +137,7 @@ pub fn read<'s>(
             format!("variation of \"{parent}\", which is not in this file"),
         )))?;
     }
-    Ok(())
+    Ok(rows.rows_read())
 }
 
 /// First pass: every variation row, grouped by the parent it names.

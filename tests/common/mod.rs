@@ -1,0 +1,211 @@
+//! Test harness: runs the real `shopkeep` binary on a random port against a
+//! temporary data directory, and talks to it over HTTP.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_shopkeep");
+
+/// Folder of the real store exports shared beside the repository.
+pub fn shopify_exports() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/shopify")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: tempfile::TempDir,
+    pub admin_key: String,
+    child: Option<Child>,
+    log: mpsc::Receiver<String>,
+    pub client: reqwest::blocking::Client,
+}
+
+impl TestServer {
+    /// Starts `shopkeep serve` with the demo catalog.
+    pub fn start() -> TestServer {
+        Self::start_with(&[], &[])
+    }
+
+    /// Starts `shopkeep serve` with extra flags and environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(data_dir, args, env)
+    }
+
+    pub fn start_in(
+        data_dir: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TestServer {
+        let mut command = Command::new(BIN);
+        command
+            .args([
+                "--data-dir",
+                data_dir.path().to_str().unwrap(),
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+            ])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SHOPKEEP_LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn shopkeep");
+        let (tx, log) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let err_tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let addr = loop {
+            let line = log
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "server did not report listening; output so far:\n{}",
+                        seen.join("\n")
+                    )
+                });
+            seen.push(line.clone());
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["fields"]["message"] == "listening"
+            {
+                break event["fields"]["addr"].as_str().unwrap().to_string();
+            }
+        };
+        let admin_key = std::fs::read_to_string(data_dir.path().join("admin-key"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        TestServer {
+            base: format!("http://{addr}"),
+            data_dir,
+            admin_key,
+            child: Some(child),
+            log,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        self.client.get(self.url(path)).send().expect("GET")
+    }
+
+    pub fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path);
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().expect("JSON body")
+    }
+
+    /// A request builder carrying the admin key.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_key)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends a signal by name (TERM, INT) to the server.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its status and remaining output;
+    /// the data directory stays until the server value is dropped.
+    pub fn wait(&mut self) -> (ExitStatus, Vec<String>) {
+        let mut child = self.child.take().unwrap();
+        let status = child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let rest = self.log.try_iter().collect();
+        (status, rest)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Asserts a response is RFC 9457 problem+json with `status`, and returns its body.
+pub fn assert_problem(response: reqwest::blocking::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let body: Value = response.json().expect("problem body is JSON");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "title: {body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail: {body}"
+    );
+    body
+}
+
+/// Runs the CLI with a data dir and returns (status, stdout, stderr).
+pub fn cli(data_dir: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+    let output = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run shopkeep");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
