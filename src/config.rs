@@ -487,3 +487,27 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::KEYS;
+
+    /// The README's configuration table is the operator's reference: it must list every key.
+    #[test]
+    fn readme_documents_every_key_with_its_default() {
+        let readme = include_str!("../README.md");
+        for key in KEYS {
+            let row = format!(
+                "| `{}` | `SHOPKEEP_{}` | `{}` |",
+                key.name,
+                key.name.to_uppercase(),
+                key.default
+            );
+            assert!(
+                readme.contains(&row),
+                "README.md lacks the row for {}: {row}",
+                key.name
+            );
+        }
+    }
+}

@@ -9,9 +9,11 @@
 //! - [`ops`]: metrics and readiness.
 //! - [`web`]: the actix-web HTTP API.
 //! - [`app`]: start-up and graceful shutdown of the server.
+//! - [`bench`]: the measurements behind docs/BENCHMARKS.md.
 
 pub mod access;
 pub mod app;
+pub mod bench;
 pub mod catalog;
 pub mod config;
 pub mod ops;

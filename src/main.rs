@@ -63,6 +63,25 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Measure performance (results belong in docs/BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchAction {
+    /// Import a generated catalog, against a plain-SQL reference.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+    },
+    /// Cold and warm start to ready, and idle memory, of `shopkeep serve`.
+    Startup {
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,6 +147,15 @@ fn main() -> ExitCode {
         Command::Admin {
             action: AdminAction::CreateKey { name },
         } => create_key(&config, &name),
+        Command::Bench { action } => {
+            let report = match action {
+                BenchAction::Import { products } => {
+                    shopkeep::bench::import_benchmark(products.max(1))
+                }
+                BenchAction::Startup { runs } => shopkeep::bench::startup_benchmark(runs.max(1)),
+            };
+            report.map(|text| println!("{text}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -354,3 +354,19 @@ fn rusqlite_count(path: &std::path::Path) -> i64 {
     let store = shopkeep::store::Store::open(path, &Default::default()).unwrap();
     store.read(shopkeep::store::products::counts).unwrap().total
 }
+
+#[test]
+fn import_benchmark_runs_the_real_importer_against_its_reference() {
+    let output = std::process::Command::new(BIN)
+        .args(["bench", "import", "--products", "2000"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains("created 2000, updated 0, skipped 0, unchanged 0"),
+        "{report}"
+    );
+    assert!(report.contains("unchanged 2000"), "{report}");
+    assert!(report.contains("import / reference time ratio"), "{report}");
+}

@@ -1,0 +1,335 @@
+//! Measurement harnesses behind `shopkeep bench`, whose results go in
+//! docs/BENCHMARKS.md. Each compares against a reference measured in the same run.
+//!
+//! - `import`: a generated catalog through the real importer, against reading the
+//!   same CSV and inserting its raw cells with plain SQL (no validation, no hashing).
+//! - `startup`: cold and warm start of `shopkeep serve` to a ready `/readyz`, and
+//!   its resident memory while idle, against the cost of starting the process at all.
+//!
+//! Nothing here runs in normal operation.
+
+use std::io::{BufWriter, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::catalog::Currency;
+use crate::catalog::import::{self, Format, ImportOptions, Source};
+use crate::store::{Store, StoreOptions};
+
+const ADJECTIVES: &[&str] = &[
+    "Organic",
+    "Smoked",
+    "Roasted",
+    "Wholegrain",
+    "Spiced",
+    "Aged",
+    "Fresh",
+    "Wild",
+    "Salted",
+    "Honeyed",
+];
+const FOODS: &[&str] = &[
+    "Almonds",
+    "Cheddar",
+    "Penne",
+    "Oat Drink",
+    "Coffee Beans",
+    "Rye Bread",
+    "Tomato Sauce",
+    "Granola",
+    "Olive Oil",
+    "Dark Chocolate",
+];
+const CATEGORIES: &[&str] = &[
+    "Pantry > Pasta",
+    "Deli > Cheese",
+    "Snacks > Nuts",
+    "Beverages > Coffee",
+    "Bakery > Bread",
+    "Breakfast > Cereal",
+];
+
+/// A deterministic pseudo-random sequence, so every run imports the same file.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % below
+    }
+}
+
+/// Writes a generic-layout CSV of `count` products with realistic field sizes.
+pub fn generate_catalog(path: &Path, count: usize) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        out,
+        "handle,sku,name,description,brand,category,tags,dietary,price,stock"
+    )?;
+    let mut rng = Lcg(42);
+    for i in 0..count {
+        let adjective = ADJECTIVES[rng.next(ADJECTIVES.len())];
+        let food = FOODS[rng.next(FOODS.len())];
+        writeln!(
+            out,
+            "item-{i},SKU-{i:06},{adjective} {food} No. {i},\"{adjective} {food} from our suppliers, packed by hand. Keeps for weeks in a cool, dry place; lovely with bread, in salads or straight from the jar.\",Brand {},{},\"{},{}\",vegetarian,{}.{:02},{}",
+            rng.next(400),
+            CATEGORIES[rng.next(CATEGORIES.len())],
+            food.to_lowercase(),
+            adjective.to_lowercase(),
+            rng.next(40) + 1,
+            rng.next(100),
+            rng.next(200),
+        )?;
+    }
+    out.flush()
+}
+
+/// Peak resident memory since the last reset, from /proc (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak-RSS mark so the next phase is measured on its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn megabytes(bytes: Option<u64>) -> String {
+    bytes.map_or("n/a".into(), |b| {
+        format!("{:.1} MB", b as f64 / 1_048_576.0)
+    })
+}
+
+/// Runs the import benchmark and returns its report as Markdown-ready lines.
+pub fn import_benchmark(products: usize) -> Result<String, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let csv_path = dir.path().join("catalog.csv");
+    let started = Instant::now();
+    generate_catalog(&csv_path, products).map_err(|e| e.to_string())?;
+    let generated_in = started.elapsed();
+    let size = std::fs::metadata(&csv_path)
+        .map_err(|e| e.to_string())?
+        .len();
+
+    reset_peak_rss();
+    let started = Instant::now();
+    bare_insert(&csv_path, &dir.path().join("reference.db")).map_err(|e| e.to_string())?;
+    let reference = started.elapsed();
+    let reference_peak = peak_rss_bytes();
+
+    let store = Store::open(&dir.path().join("shop.db"), &StoreOptions::default())
+        .map_err(|e| e.to_string())?;
+    let currency = Currency::from_code("USD").ok_or("no USD")?;
+    reset_peak_rss();
+    let started = Instant::now();
+    let options = ImportOptions {
+        format: Some(Format::Csv),
+        strict: false,
+    };
+    let report = import::import(
+        &store,
+        Source::File(&csv_path),
+        &options,
+        &currency,
+        &|_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    let elapsed = started.elapsed();
+    let peak = peak_rss_bytes();
+    let started = Instant::now();
+    let again = import::import(
+        &store,
+        Source::File(&csv_path),
+        &options,
+        &currency,
+        &|_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    let reimport = started.elapsed();
+    store.close().map_err(|e| e.to_string())?;
+
+    let rate = |d: Duration| products as f64 / d.as_secs_f64();
+    Ok(format!(
+        "generated {products} products ({:.1} MB CSV) in {:.2} s\n\
+         reference (csv read + plain INSERT, no validation): {:.2} s, {:.0} products/s, peak RSS {}\n\
+         shopkeep import: {:.2} s, {:.0} products/s, peak RSS {} ({})\n\
+         re-import of the same file: {:.2} s, {:.0} products/s ({})\n\
+         import / reference time ratio: {:.2}",
+        size as f64 / 1_048_576.0,
+        generated_in.as_secs_f64(),
+        reference.as_secs_f64(),
+        rate(reference),
+        megabytes(reference_peak),
+        elapsed.as_secs_f64(),
+        rate(elapsed),
+        megabytes(peak),
+        report.summary(),
+        reimport.as_secs_f64(),
+        rate(reimport),
+        again.summary(),
+        elapsed.as_secs_f64() / reference.as_secs_f64(),
+    ))
+}
+
+/// The reference: the same rows read with csv and inserted as raw text in batches.
+fn bare_insert(csv_path: &Path, db_path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut conn = rusqlite::Connection::open(db_path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(
+        "CREATE TABLE raw (handle TEXT, sku TEXT, name TEXT, description TEXT, brand TEXT,
+         category TEXT, tags TEXT, dietary TEXT, price TEXT, stock TEXT)",
+    )?;
+    let mut reader = csv::Reader::from_path(csv_path)?;
+    let mut records = reader.records();
+    loop {
+        let tx = conn.transaction()?;
+        let mut inserted = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO raw VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for record in records.by_ref().take(500) {
+                let record = record?;
+                stmt.execute(rusqlite::params_from_iter(record.iter()))?;
+                inserted += 1;
+            }
+        }
+        tx.commit()?;
+        if inserted < 500 {
+            return Ok(());
+        }
+    }
+}
+
+/// One plain HTTP/1.1 GET; returns the status code.
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts `shopkeep serve` on `data_dir` and returns (time to ready, idle RSS).
+fn start_and_measure(exe: &Path, data_dir: &Path) -> Result<(Duration, Option<u64>), String> {
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .args([
+            "--data-dir",
+            &data_dir.to_string_lossy(),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("SHOPKEEP_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr = loop {
+        let line = lines
+            .next()
+            .ok_or("server exited before listening")?
+            .map_err(|e| e.to_string())?;
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if event["fields"]["message"] == "listening" {
+            break event["fields"]["addr"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+    };
+    while http_status(&addr, "/readyz") != Some(200) {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            return Err("not ready after 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let ready = started.elapsed();
+    for _ in 0..50 {
+        http_status(&addr, "/api/v1/products?limit=20");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|status| {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .to_string();
+            line.split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+                .map(|kb| kb * 1024)
+        });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    Ok((ready, rss))
+}
+
+/// Runs the start-up benchmark and returns its report.
+pub fn startup_benchmark(runs: usize) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    for _ in 0..runs {
+        Command::new(&exe)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+    }
+    let spawn = started.elapsed() / runs as u32;
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let (first, first_rss) = start_and_measure(&exe, dir.path())?;
+        let (second, second_rss) = start_and_measure(&exe, dir.path())?;
+        cold.push(first);
+        warm.push(second);
+        rss.extend(first_rss.into_iter().chain(second_rss));
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (cold, warm) = (median(&mut cold), median(&mut warm));
+    let max_rss = rss.iter().max().copied();
+    Ok(format!(
+        "reference: process start (`shopkeep --version`): {:.1} ms\n\
+         cold start to ready (empty data dir: migrations, demo catalog, first admin key): median {:.0} ms of {runs} runs, {:.1}x the reference, {:.2} of the 1 s budget\n\
+         warm start to ready (existing data dir): median {:.0} ms, {:.1}x the reference\n\
+         idle RSS after 50 listing requests, demo catalog loaded: max {} over {} starts ({:.2} of the 50 MB budget)",
+        spawn.as_secs_f64() * 1000.0,
+        cold.as_secs_f64() * 1000.0,
+        cold.as_secs_f64() / spawn.as_secs_f64(),
+        cold.as_secs_f64(),
+        warm.as_secs_f64() * 1000.0,
+        warm.as_secs_f64() / spawn.as_secs_f64(),
+        megabytes(max_rss),
+        rss.len(),
+        max_rss.map_or(0.0, |b| b as f64 / (50.0 * 1_048_576.0)),
+    ))
+}
