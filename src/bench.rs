@@ -129,32 +129,26 @@ pub fn import_benchmark(products: usize) -> Result<String, String> {
     let store = Store::open(&dir.path().join("shop.db"), &StoreOptions::default())
         .map_err(|e| e.to_string())?;
     let currency = Currency::from_code("USD").ok_or("no USD")?;
-    reset_peak_rss();
-    let started = Instant::now();
     let options = ImportOptions {
         format: Some(Format::Csv),
         strict: false,
     };
-    let report = import::import(
-        &store,
-        Source::File(&csv_path),
-        &options,
-        &currency,
-        &|_| {},
-    )
-    .map_err(|e| e.to_string())?;
-    let elapsed = started.elapsed();
+    let timed_import = || {
+        let started = Instant::now();
+        import::import(
+            &store,
+            Source::File(&csv_path),
+            &options,
+            &currency,
+            &|_| {},
+        )
+        .map(|report| (report, started.elapsed()))
+        .map_err(|e| e.to_string())
+    };
+    reset_peak_rss();
+    let (report, elapsed) = timed_import()?;
     let peak = peak_rss_bytes();
-    let started = Instant::now();
-    let again = import::import(
-        &store,
-        Source::File(&csv_path),
-        &options,
-        &currency,
-        &|_| {},
-    )
-    .map_err(|e| e.to_string())?;
-    let reimport = started.elapsed();
+    let (again, reimport) = timed_import()?;
     store.close().map_err(|e| e.to_string())?;
 
     let rate = |d: Duration| products as f64 / d.as_secs_f64();

@@ -426,7 +426,7 @@ impl ProductDraft {
         self.stock
     }
     pub fn in_stock(&self) -> bool {
-        self.stock.is_none_or(|s| s > 0)
+        available(self.stock)
     }
     pub fn images(&self) -> &[String] {
         &self.images
@@ -459,11 +459,16 @@ impl VariantDraft {
         self.stock
     }
     pub fn in_stock(&self) -> bool {
-        self.stock.is_none_or(|s| s > 0)
+        available(self.stock)
     }
     pub fn image(&self) -> Option<&str> {
         self.image.as_deref()
     }
+}
+
+/// Untracked inventory is always available; tracked inventory needs a unit on hand.
+fn available(stock: Option<i64>) -> bool {
+    stock.is_none_or(|units| units > 0)
 }
 
 /// Stock of a product with variants: the sum, or untracked if any variant is.
