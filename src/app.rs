@@ -17,6 +17,7 @@ use crate::access::Access;
 use crate::catalog::demo;
 use crate::config::Config;
 use crate::ops::metrics::Metrics;
+use crate::search::SearchService;
 use crate::store::{Store, StoreOptions, api_keys};
 use crate::web::{self as http, AppState};
 
@@ -38,6 +39,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot open the search index: {0}")]
+    Search(#[from] crate::search::SearchError),
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error("server stopped with an error: {0}")]
@@ -65,8 +68,16 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     }
     let access = Access::new();
     ensure_first_key(&store, &access, &config.admin_key_path())?;
+    let search = Arc::new(SearchService::open(
+        Arc::clone(&store),
+        config.currency,
+        &config.index_dir(),
+        Some(&config.models_dir()),
+    )?);
+    let indexer = search.start();
     let state = web::Data::new(AppState {
         store: Arc::clone(&store),
+        search: Arc::clone(&search),
         access,
         metrics: Metrics::new()?,
         shutting_down: AtomicBool::new(false),
@@ -105,6 +116,13 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         });
         running.await.map_err(StartError::Server)
     })?;
+    search.stop();
+    if indexer.join().is_err() {
+        tracing::warn!(
+            "search indexer stopped abnormally; queued changes are replayed on next start"
+        );
+    }
+    drop(search);
     match Arc::try_unwrap(store) {
         Ok(store) => store.close()?,
         Err(_) => tracing::warn!(

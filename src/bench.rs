@@ -327,3 +327,87 @@ pub fn startup_benchmark(runs: usize) -> Result<String, String> {
         max_rss.map_or(0.0, |b| b as f64 / (50.0 * 1_048_576.0)),
     ))
 }
+
+/// The judged query sets and where their catalogs come from.
+pub const JUDGED_SETS: &[(&str, &str)] = &[
+    ("demo", "eval/search/demo.json"),
+    ("ayonne", "eval/search/ayonne.json"),
+    ("hardware-retail", "eval/search/hardware-retail.json"),
+];
+
+/// Keyword, vector and hybrid scores of one judged set.
+pub struct QualityRow {
+    pub set: String,
+    pub queries: usize,
+    pub keyword: crate::search::eval::Scores,
+    pub vector: crate::search::eval::Scores,
+    pub hybrid: crate::search::eval::Scores,
+}
+
+/// Builds the set's catalog in a temporary shop, indexes and embeds it, and scores it.
+pub fn quality_of_set(
+    set_path: &Path,
+    exports_dir: &Path,
+    models_dir: &Path,
+    alpha: f32,
+) -> Result<QualityRow, String> {
+    use crate::search::{SearchService, eval};
+    let text =
+        std::fs::read_to_string(set_path).map_err(|e| format!("{}: {e}", set_path.display()))?;
+    let set: eval::JudgedSet =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", set_path.display()))?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = std::sync::Arc::new(
+        Store::open(&dir.path().join("shop.db"), &StoreOptions::default())
+            .map_err(|e| e.to_string())?,
+    );
+    let currency = Currency::from_code("USD").ok_or("no USD")?;
+    if set.catalog == "demo" {
+        crate::catalog::demo::load_if_empty(&store, &currency).map_err(|e| e.to_string())?;
+    } else {
+        let export = exports_dir.join(&set.catalog);
+        import::import(
+            &store,
+            Source::File(&export),
+            &ImportOptions::default(),
+            &currency,
+            &|_| {},
+        )
+        .map_err(|e| format!("{}: {e}", export.display()))?;
+    }
+    let service = SearchService::open(store, currency, &dir.path().join("index"), Some(models_dir))
+        .map_err(|e| e.to_string())?;
+    service.catch_up().map_err(|e| e.to_string())?;
+    if !service.has_vectors() {
+        return Err(format!(
+            "no embedding model in {}: run `sh models/fetch.sh`",
+            models_dir.display()
+        ));
+    }
+    let run = |alpha: f32| eval::evaluate(&service, &set, alpha).map_err(|e| e.to_string());
+    Ok(QualityRow {
+        set: set.catalog.clone(),
+        queries: set.queries.len(),
+        keyword: run(0.0)?,
+        vector: run(1.0)?,
+        hybrid: run(alpha)?,
+    })
+}
+
+/// Scores every judged set; the report compares keyword, vector and hybrid.
+pub fn quality_benchmark(
+    repo: &Path,
+    exports_dir: &Path,
+    models_dir: &Path,
+    alpha: f32,
+) -> Result<String, String> {
+    let mut lines = vec![format!("hybrid alpha = {alpha}")];
+    for (name, path) in JUDGED_SETS {
+        let row = quality_of_set(&repo.join(path), exports_dir, models_dir, alpha)?;
+        lines.push(format!("{name} ({} queries)", row.queries));
+        lines.push(format!("  keyword  {}", row.keyword));
+        lines.push(format!("  vector   {}", row.vector));
+        lines.push(format!("  hybrid   {}", row.hybrid));
+    }
+    Ok(lines.join("\n"))
+}

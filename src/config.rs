@@ -44,6 +44,11 @@ pub const KEYS: &[KeySpec] = &[
         help: "ISO 4217 code of the shop currency; prices are stored in its minor units",
     },
     KeySpec {
+        name: "models_dir",
+        default: "",
+        help: "directory of local models (all-minilm-l6-v2 turns on semantic search); empty means <data_dir>/models",
+    },
+    KeySpec {
         name: "demo_catalog",
         default: "true",
         help: "load the embedded demo catalog on first start when the catalog is empty",
@@ -176,6 +181,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub shop_name: String,
     pub currency: Currency,
+    /// Explicit models directory; see `models_dir()` for the effective one.
+    pub models_dir: Option<PathBuf>,
     pub demo_catalog: bool,
     pub tier: TierSetting,
     pub log_format: LogFormat,
@@ -273,6 +280,8 @@ impl Config {
                     )
                 })
             })?,
+            models_dir: parse("models_dir")
+                .with(|v| Ok((!v.trim().is_empty()).then(|| PathBuf::from(v.trim()))))?,
             demo_catalog: parse("demo_catalog").with(boolean)?,
             tier: parse("tier").with(|v| match v.trim().to_lowercase().as_str() {
                 "auto" => Ok(TierSetting::Auto),
@@ -308,6 +317,17 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("shopkeep.db")
+    }
+
+    /// Where local models live: `models_dir`, or `<data_dir>/models`.
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models"))
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
     }
 
     pub fn admin_key_path(&self) -> PathBuf {

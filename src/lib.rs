@@ -1,12 +1,13 @@
 //! shopkeep: a self-hosted AI shop assistant in one binary.
 //!
-//! Data flows one way: `web` → (`catalog`, `access`, `ops`) → `store`.
+//! Data flows one way: `web` → (`catalog`, `search`, `access`, `ops`) → `store`.
 //!
 //! - [`config`]: the typed configuration and the only reader of the environment.
 //! - [`store`]: SQLite — connections, migrations, queries.
 //! - [`catalog`]: products, money, validation and importers.
 //! - [`access`]: admin API keys.
 //! - [`ops`]: metrics and readiness.
+//! - [`search`]: keyword and semantic product search.
 //! - [`web`]: the actix-web HTTP API.
 //! - [`app`]: start-up and graceful shutdown of the server.
 //! - [`bench`]: the measurements behind docs/BENCHMARKS.md.
@@ -17,5 +18,6 @@ pub mod bench;
 pub mod catalog;
 pub mod config;
 pub mod ops;
+pub mod search;
 pub mod store;
 pub mod web;

@@ -11,6 +11,7 @@ use shopkeep::access::Access;
 use shopkeep::app;
 use shopkeep::catalog::import::{self, Format, ImportOptions, Source};
 use shopkeep::config::{Config, LogFormat, Overrides};
+use shopkeep::search::SearchService;
 
 #[derive(Parser)]
 #[command(
@@ -63,11 +64,22 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Search index tools.
+    Index {
+        #[command(subcommand)]
+        action: IndexAction,
+    },
     /// Measure performance (results belong in docs/BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
         action: BenchAction,
     },
+}
+
+#[derive(Subcommand)]
+enum IndexAction {
+    /// Rebuild the search index (and missing embeddings) from the database; stop the server first.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -81,6 +93,14 @@ enum BenchAction {
     Startup {
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+    /// nDCG@10, MRR and recall@20 of keyword, vector and hybrid search on the judged sets.
+    SearchQuality {
+        /// Folder of the Shopify exports the judged sets refer to.
+        #[arg(long, default_value = "../shared/data/shopify")]
+        exports: PathBuf,
+        #[arg(long, default_value_t = shopkeep::search::DEFAULT_ALPHA)]
+        alpha: f32,
     },
 }
 
@@ -147,12 +167,23 @@ fn main() -> ExitCode {
         Command::Admin {
             action: AdminAction::CreateKey { name },
         } => create_key(&config, &name),
+        Command::Index {
+            action: IndexAction::Rebuild,
+        } => rebuild_index(&config),
         Command::Bench { action } => {
             let report = match action {
                 BenchAction::Import { products } => {
                     shopkeep::bench::import_benchmark(products.max(1))
                 }
                 BenchAction::Startup { runs } => shopkeep::bench::startup_benchmark(runs.max(1)),
+                BenchAction::SearchQuality { exports, alpha } => {
+                    shopkeep::bench::quality_benchmark(
+                        std::path::Path::new("."),
+                        &exports,
+                        &config.models_dir(),
+                        alpha,
+                    )
+                }
             };
             report.map(|text| println!("{text}"))
         }
@@ -229,6 +260,45 @@ fn run_import(config: &Config, file: &PathBuf, format: &str, strict: bool) -> Re
     }
     store.close().map_err(|e| e.to_string())?;
     println!("{}", report.summary());
+    Ok(())
+}
+
+fn rebuild_index(config: &Config) -> Result<(), String> {
+    let store = std::sync::Arc::new(app::open_store(config).map_err(|e| e.to_string())?);
+    let search = SearchService::open(
+        store.clone(),
+        config.currency,
+        &config.index_dir(),
+        Some(&config.models_dir()),
+    )
+    .map_err(|e| format!("{e} (is the server running? stop it first)"))?;
+    let queued = search.rebuild().map_err(|e| e.to_string())? as u64;
+    let bar = ProgressBar::new(queued);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    while search.step().map_err(|e| e.to_string())? {
+        let status = search.status().map_err(|e| e.to_string())?;
+        bar.set_position(queued.saturating_sub(status.pending as u64));
+        bar.set_message(format!(
+            "{} embedded, {} to embed",
+            status.embedded, status.embedding_queue
+        ));
+    }
+    bar.finish_and_clear();
+    let status = search.status().map_err(|e| e.to_string())?;
+    drop(search);
+    if let Ok(store) = std::sync::Arc::try_unwrap(store) {
+        store.close().map_err(|e| e.to_string())?;
+    }
+    let semantic = status
+        .embedding_model
+        .map_or("no embedding model: keyword search only".to_string(), |m| {
+            format!("{} products embedded with {m}", status.embedded)
+        });
+    println!("indexed {} products; {semantic}", status.indexed);
     Ok(())
 }
 

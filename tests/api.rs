@@ -453,6 +453,8 @@ fn openapi_document_covers_every_route() {
         "GET /api/v1/admin/keys",
         "GET /api/v1/products",
         "GET /api/v1/products/{id}",
+        "GET /api/v1/search",
+        "GET /api/v1/search/suggest",
         "GET /healthz",
         "GET /metrics",
         "GET /readyz",

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::config::{Config, TierSetting};
+use crate::search::{SearchService, SearchStatus};
 use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -52,15 +53,20 @@ pub struct TierReport {
 }
 
 /// Evaluates every component now.
-pub fn readiness(store: &Store, config: &Config, shutting_down: bool) -> Readiness {
+pub fn readiness(
+    store: &Store,
+    search: &SearchService,
+    config: &Config,
+    shutting_down: bool,
+) -> Readiness {
     let database = match store.ping() {
         Ok(()) => Check::new(Status::Ok, format!("SQLite at {}", store.path().display())),
         Err(err) => Check::new(Status::Down, err.to_string()),
     };
-    let search_index = Check::new(
-        Status::Degraded,
-        "no search index yet: product listing filters with SQLite substring matching",
-    );
+    let search_index = match search.status() {
+        Ok(status) => search_check(&status),
+        Err(err) => Check::new(Status::Down, err.to_string()),
+    };
     let model = Check::new(
         Status::Degraded,
         "no language model installed: the assistant runs without one",
@@ -73,6 +79,32 @@ pub fn readiness(store: &Store, config: &Config, shutting_down: bool) -> Readine
         search_index,
         model,
         tier,
+    }
+}
+
+/// Keyword search is ok once the queue is drained; semantic search once every product is embedded.
+fn search_check(status: &SearchStatus) -> Check {
+    let semantic = match &status.embedding_model {
+        None => "semantic search off (no embedding model installed): keyword mode".to_string(),
+        Some(model) if status.embedding_queue > 0 => {
+            format!(
+                "{model}: {} products embedded, {} waiting",
+                status.embedded, status.embedding_queue
+            )
+        }
+        Some(model) => format!("{model}: {} products embedded", status.embedded),
+    };
+    let catching_up = status.pending > 0 || status.embedding_queue > 0;
+    let reason = format!(
+        "{} products indexed, {} changes waiting; {semantic}",
+        status.indexed, status.pending
+    );
+    match (&status.last_error, catching_up) {
+        (Some(error), true) => {
+            Check::new(Status::Degraded, format!("{reason}; last error: {error}"))
+        }
+        (_, true) => Check::new(Status::Degraded, reason),
+        (_, false) => Check::new(Status::Ok, reason),
     }
 }
 

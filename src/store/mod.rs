@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod products;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_catalog.sql"),
     include_str!("migrations/0002_api_keys.sql"),
+    include_str!("migrations/0003_search.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -103,6 +103,7 @@ pub async fn import_catalog(
     })
     .await??;
     tracing::info!(summary = %report.summary(), "catalog imported over HTTP");
+    state.search.nudge();
     Ok(HttpResponse::Ok().json(report))
 }
 

@@ -27,6 +27,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let report = web::block(move || {
         health::readiness(
             &worker_state.store,
+            &worker_state.search,
             &worker_state.config,
             worker_state.shutting_down.load(Ordering::Relaxed),
         )

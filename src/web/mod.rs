@@ -12,6 +12,7 @@ pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod products;
+pub mod search;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -22,12 +23,14 @@ use actix_web::{App, HttpResponse, web};
 use crate::access::Access;
 use crate::config::Config;
 use crate::ops::metrics::Metrics;
+use crate::search::SearchService;
 use crate::store::Store;
 
 /// Everything a handler may use, shared by all workers.
 pub struct AppState {
     pub config: Config,
     pub store: Arc<Store>,
+    pub search: Arc<SearchService>,
     pub access: Access,
     pub metrics: Metrics,
     pub shutting_down: AtomicBool,
@@ -47,6 +50,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .service(
                 web::scope("/api/v1")
                     .configure(products::routes)
+                    .configure(search::routes)
                     .configure(admin::routes),
             );
     }

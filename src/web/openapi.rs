@@ -4,18 +4,20 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, health, products};
+use super::{admin, health, products, search};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "shopkeep", description = "Self-hosted AI shop assistant: catalog, import and operations API."),
     paths(
         products::list, products::fetch, products::create, products::replace, products::patch, products::delete,
+        search::search,
+        search::suggest,
         admin::import_catalog, admin::list_keys, admin::create_key, admin::revoke_key,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&AdminKeyScheme),
-    tags((name = "catalog"), (name = "admin"), (name = "operations"))
+    tags((name = "catalog"), (name = "search"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -261,6 +261,7 @@ pub async fn create(
     })
     .await??
     .ok_or_else(|| Problem::not_found("the product vanished right after it was created"))?;
+    state.search.nudge();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/products/{}", product.id)))
         .json(ProductView::new(&product, &state.config.currency)))
@@ -329,6 +330,7 @@ pub async fn delete(
     let existing = find(&state, id.into_inner()).await?;
     let store = state.store.clone();
     web::block(move || store.write(|tx| products::delete(tx, existing.id))).await??;
+    state.search.nudge();
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -18,6 +18,38 @@ pub fn shopify_exports() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/shopify")
 }
 
+/// The models directory with all-minilm-l6-v2, fetched with models/fetch.sh on
+/// first use when it is not there yet ($SHOPKEEP_MODELS_DIR, else the user cache).
+pub fn models_dir() -> PathBuf {
+    static READY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let dir = std::env::var_os("SHOPKEEP_MODELS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                        .join(".cache/shopkeep/models")
+                });
+            if !dir.join("all-minilm-l6-v2/model.safetensors").is_file() {
+                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fetch.sh");
+                let status = Command::new("sh")
+                    .arg(script)
+                    .arg("--dest")
+                    .arg(&dir)
+                    .arg("all-minilm-l6-v2")
+                    .status()
+                    .expect("run models/fetch.sh");
+                assert!(
+                    status.success(),
+                    "models/fetch.sh could not install all-minilm-l6-v2 in {}",
+                    dir.display()
+                );
+            }
+            dir
+        })
+        .clone()
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -130,6 +162,22 @@ impl TestServer {
         let response = self.get(path);
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().expect("JSON body")
+    }
+
+    /// Waits until the search index (and embeddings, when a model is loaded) caught up.
+    pub fn wait_for_search(&self) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let ready: Value = self.get("/readyz").json().unwrap();
+            if ready["search_index"]["status"] == "ok" {
+                return ready;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "search never caught up: {ready}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// A request builder carrying the admin key.
