@@ -411,3 +411,288 @@ pub fn quality_benchmark(
     }
     Ok(lines.join("\n"))
 }
+
+/// Latency percentiles of a list of durations, in milliseconds.
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| {
+        samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Distinct shopper-like queries over the generated catalog's vocabulary, a few with typos.
+fn bench_queries() -> Vec<String> {
+    let mut queries = Vec::new();
+    for adjective in ADJECTIVES {
+        for food in FOODS {
+            queries.push(format!(
+                "{} {}",
+                adjective.to_lowercase(),
+                food.to_lowercase()
+            ));
+        }
+    }
+    for (i, food) in FOODS.iter().enumerate() {
+        queries.push(food.to_lowercase());
+        let typo: String = food
+            .to_lowercase()
+            .chars()
+            .enumerate()
+            .filter(|(j, _)| *j != 2 + i % 2)
+            .map(|(_, c)| c)
+            .collect();
+        queries.push(typo);
+        queries.push(format!("{} for breakfast", food.to_lowercase()));
+    }
+    queries
+}
+
+/// One GET returning the status; the body is read and dropped.
+fn timed_get(addr: &str, path: &str) -> Option<Duration> {
+    let started = Instant::now();
+    (http_status(addr, path) == Some(200)).then(|| started.elapsed())
+}
+
+/// The search benchmark at one catalog size.
+fn search_speed_at(size: usize, models_dir: &Path, exe: &Path) -> Result<String, String> {
+    use crate::search::{SearchRequest, SearchService};
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let dir = tempfile::tempdir().map_err(|e| err(&e))?;
+    let csv_path = dir.path().join("catalog.csv");
+    generate_catalog(&csv_path, size).map_err(|e| err(&e))?;
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).map_err(|e| err(&e))?;
+    let store = std::sync::Arc::new(
+        Store::open(&data_dir.join("shopkeep.db"), &StoreOptions::default())
+            .map_err(|e| err(&e))?,
+    );
+    let currency = Currency::from_code("USD").ok_or("no USD")?;
+    import::import(
+        &store,
+        Source::File(&csv_path),
+        &ImportOptions::default(),
+        &currency,
+        &|_| {},
+    )
+    .map_err(|e| err(&e))?;
+
+    let fts = fts5_reference(&csv_path, &dir.path().join("fts.db")).map_err(|e| e.to_string())?;
+    let service = SearchService::open(
+        store.clone(),
+        currency,
+        &data_dir.join("index"),
+        Some(models_dir),
+    )
+    .map_err(|e| err(&e))?;
+    let started = Instant::now();
+    service.catch_up_index().map_err(|e| err(&e))?;
+    let index_time = started.elapsed();
+    let embedder = service
+        .embedder()
+        .ok_or("no embedding model: run `sh models/fetch.sh`")?;
+    let dims = embedder.dims();
+    let mut rng = Lcg(7);
+    let synthetic = (1..=size as i64).map(|id| {
+        let mut v: Vec<f32> = (0..dims)
+            .map(|_| rng.next(2000) as f32 / 1000.0 - 1.0)
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        v.iter_mut().for_each(|x| *x /= norm);
+        (id, v)
+    });
+    service.add_vectors(synthetic);
+
+    let queries = bench_queries();
+    let run = |alpha: f32| -> Result<Vec<Duration>, String> {
+        queries
+            .iter()
+            .map(|q| {
+                let mut request = SearchRequest::new(q);
+                request.alpha = Some(alpha);
+                let started = Instant::now();
+                service.search(&request).map_err(|e| err(&e))?;
+                Ok(started.elapsed())
+            })
+            .collect()
+    };
+    run(0.0)?;
+    let keyword = percentiles(run(0.0)?);
+    let hybrid_cold = percentiles(run(0.5)?);
+    let hybrid_cached = percentiles(run(0.5)?);
+    drop(service);
+
+    let http = http_latency(exe, &data_dir, &queries)?;
+    Ok(format!(
+        "| {size} | {:.0} products/s ({:.1} s) | {:.0} products/s | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.1}x |",
+        size as f64 / index_time.as_secs_f64(),
+        index_time.as_secs_f64(),
+        size as f64 / fts.index_time.as_secs_f64(),
+        keyword.0,
+        keyword.1,
+        fts.latency.0,
+        fts.latency.1,
+        hybrid_cold.0,
+        hybrid_cold.1,
+        hybrid_cached.0,
+        hybrid_cached.1,
+        http.0,
+        http.1,
+        fts.latency.1 / keyword.1,
+    ))
+}
+
+struct Fts5 {
+    index_time: Duration,
+    latency: (f64, f64),
+}
+
+/// The reference: the same rows in an SQLite FTS5 table, queried by bm25, top 20.
+fn fts5_reference(csv_path: &Path, db_path: &Path) -> Result<Fts5, Box<dyn std::error::Error>> {
+    let mut conn = rusqlite::Connection::open(db_path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+         CREATE VIRTUAL TABLE products USING fts5(name, brand, category, tags, description, tokenize = 'porter unicode61');",
+    )?;
+    let started = Instant::now();
+    let mut reader = csv::Reader::from_path(csv_path)?;
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare("INSERT INTO products VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        for record in reader.records() {
+            let r = record?;
+            stmt.execute([&r[2], &r[4], &r[5], &r[6], &r[3]])?;
+        }
+    }
+    tx.commit()?;
+    let index_time = started.elapsed();
+    let mut stmt = conn.prepare(
+        "SELECT rowid FROM products WHERE products MATCH ?1 ORDER BY bm25(products, 3.0, 2.0, 1.5, 2.0, 0.5) LIMIT 20",
+    )?;
+    let mut samples = Vec::new();
+    for round in 0..2 {
+        for query in bench_queries() {
+            let expression = query
+                .split_whitespace()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let started = Instant::now();
+            let hits: Vec<i64> = stmt
+                .query_map([&expression], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            std::hint::black_box(hits);
+            if round == 1 {
+                samples.push(started.elapsed());
+            }
+        }
+    }
+    Ok(Fts5 {
+        index_time,
+        latency: percentiles(samples),
+    })
+}
+
+/// Keyword search over HTTP through a real `shopkeep serve` on the same data.
+fn http_latency(exe: &Path, data_dir: &Path, queries: &[String]) -> Result<(f64, f64), String> {
+    let no_models = data_dir.join("no-models");
+    let mut child = Command::new(exe)
+        .args([
+            "--data-dir",
+            &data_dir.to_string_lossy(),
+            "serve",
+            "--no-demo",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("SHOPKEEP_LOG_FORMAT", "json")
+        .env("SHOPKEEP_LOG_LEVEL", "warn,shopkeep::app=info")
+        .env("SHOPKEEP_MODELS_DIR", &no_models)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr = loop {
+        let line = lines
+            .next()
+            .ok_or("server exited before listening")?
+            .map_err(|e| e.to_string())?;
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if event["fields"]["message"] == "listening" {
+            break event["fields"]["addr"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+    };
+    let encode = |q: &str| q.replace(' ', "%20");
+    let mut samples = Vec::new();
+    for round in 0..2 {
+        for query in queries {
+            let took = timed_get(
+                &addr,
+                &format!("/api/v1/search?q={}&alpha=0", encode(query)),
+            )
+            .ok_or("search over HTTP failed")?;
+            if round == 1 {
+                samples.push(took);
+            }
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    Ok(percentiles(samples))
+}
+
+/// Product embeddings per second on real demo products, batches of 32.
+fn embedding_throughput(models_dir: &Path) -> Result<String, String> {
+    let embedder = crate::search::embed::Embedder::load(models_dir).map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = Store::open(&dir.path().join("shop.db"), &StoreOptions::default())
+        .map_err(|e| e.to_string())?;
+    let currency = Currency::from_code("USD").ok_or("no USD")?;
+    crate::catalog::demo::load_if_empty(&store, &currency).map_err(|e| e.to_string())?;
+    let query = crate::store::products::ListQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let products = store
+        .read(|c| crate::store::products::list(c, &query))
+        .map_err(|e| e.to_string())?;
+    let texts: Vec<String> = products
+        .iter()
+        .map(|p| crate::search::embedding_text(&p.draft))
+        .collect();
+    let started = Instant::now();
+    for batch in texts.chunks(32) {
+        embedder
+            .embed(&batch.iter().map(String::as_str).collect::<Vec<_>>())
+            .map_err(|e| e.to_string())?;
+    }
+    let elapsed = started.elapsed();
+    Ok(format!(
+        "embedding throughput: {} demo products in {:.1} s = {:.0} products/s (batches of 32, all cores)",
+        texts.len(),
+        elapsed.as_secs_f64(),
+        texts.len() as f64 / elapsed.as_secs_f64()
+    ))
+}
+
+/// Runs the search speed benchmark at each size and returns a Markdown table.
+pub fn search_speed_benchmark(sizes: &[usize], models_dir: &Path) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut lines = vec![
+        "| products | shopkeep indexing | FTS5 indexing | keyword p50 / p99 | FTS5 p50 / p99 | hybrid, new query p50 / p99 | hybrid, cached query p50 / p99 | keyword over HTTP p50 / p99 | FTS5 p99 / keyword p99 |".to_string(),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |".to_string(),
+    ];
+    for size in sizes {
+        lines.push(search_speed_at(*size, models_dir, &exe)?);
+    }
+    lines.push(String::new());
+    lines.push(embedding_throughput(models_dir)?);
+    Ok(lines.join("\n"))
+}

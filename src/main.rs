@@ -94,6 +94,11 @@ enum BenchAction {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Search latency and indexing speed at several catalog sizes, against SQLite FTS5.
+    Search {
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+    },
     /// nDCG@10, MRR and recall@20 of keyword, vector and hybrid search on the judged sets.
     SearchQuality {
         /// Folder of the Shopify exports the judged sets refer to.
@@ -176,6 +181,9 @@ fn main() -> ExitCode {
                     shopkeep::bench::import_benchmark(products.max(1))
                 }
                 BenchAction::Startup { runs } => shopkeep::bench::startup_benchmark(runs.max(1)),
+                BenchAction::Search { sizes } => {
+                    shopkeep::bench::search_speed_benchmark(&sizes, &config.models_dir())
+                }
                 BenchAction::SearchQuality { exports, alpha } => {
                     shopkeep::bench::quality_benchmark(
                         std::path::Path::new("."),

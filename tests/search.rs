@@ -348,3 +348,73 @@ fn kill_9_during_indexing_leaves_an_index_that_catches_up() {
     );
     assert_eq!(handles(&search(&server, "q=BULK-04321"))[0], "bulk-4321");
 }
+
+#[test]
+fn every_shared_store_export_is_searchable_after_import() {
+    use shopkeep::catalog::Currency;
+    use shopkeep::catalog::import::{self, ImportOptions, Source};
+    use shopkeep::search::{SearchRequest, SearchService};
+    use shopkeep::store::{Store, StoreOptions, products};
+
+    let currency = Currency::from_code("USD").unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(common::shopify_exports())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 8);
+    for file in files {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(
+            Store::open(&dir.path().join("shop.db"), &StoreOptions::default()).unwrap(),
+        );
+        import::import(
+            &store,
+            Source::File(&file),
+            &ImportOptions::default(),
+            &currency,
+            &|_| {},
+        )
+        .unwrap();
+        let service =
+            SearchService::open(store.clone(), currency, &dir.path().join("index"), None).unwrap();
+        service.catch_up_index().unwrap();
+        let listed = store
+            .read(|c| {
+                products::list(
+                    c,
+                    &products::ListQuery {
+                        limit: 1000,
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            service.status().unwrap().indexed as usize,
+            listed.len(),
+            "{}: every active product indexed",
+            file.display()
+        );
+        let mut found_first = 0;
+        for product in listed.iter().take(15) {
+            let mut request = SearchRequest::new(product.draft.name());
+            request.limit = 10;
+            let hits = service.search(&request).unwrap().hits;
+            let position = hits.iter().position(|h| h.id == product.id);
+            assert!(
+                position.is_some(),
+                "{}: \"{}\" not in the top 10 for its own name",
+                file.display(),
+                product.draft.name()
+            );
+            found_first += usize::from(position == Some(0) || hits[0].name == product.draft.name());
+        }
+        assert!(
+            found_first >= 12,
+            "{}: a product's own name should usually rank it first ({found_first}/15)",
+            file.display()
+        );
+    }
+}

@@ -307,6 +307,25 @@ impl SearchService {
         Ok(indexed + embedded > 0)
     }
 
+    /// Indexes every queued change on this thread, leaving embedding to the worker.
+    pub fn catch_up_index(&self) -> Result<(), SearchError> {
+        while self.index_pending()? > 0 {}
+        Ok(())
+    }
+
+    /// Puts ready-made vectors in the in-memory index (benchmarks with synthetic vectors).
+    pub fn add_vectors(&self, vectors: impl IntoIterator<Item = (i64, Vec<f32>)>) {
+        let mut index = self.vectors.write().unwrap_or_else(|p| p.into_inner());
+        for (id, vector) in vectors {
+            index.upsert(id, &vector);
+        }
+    }
+
+    /// The embedding model, when one is loaded.
+    pub fn embedder(&self) -> Option<&Embedder> {
+        self.embedder.as_ref()
+    }
+
     /// Runs the worker's steps on this thread until nothing is left (tests, CLI).
     pub fn catch_up(&self) -> Result<(), SearchError> {
         while self.step()? {}
