@@ -504,42 +504,75 @@ fn search_speed_at(size: usize, models_dir: &Path, exe: &Path) -> Result<String,
     service.add_vectors(synthetic);
 
     let queries = bench_queries();
-    let run = |alpha: f32| -> Result<Vec<Duration>, String> {
+    let run_with = |alpha: f32, facets: bool| -> Result<Vec<Duration>, String> {
         queries
             .iter()
             .map(|q| {
                 let mut request = SearchRequest::new(q);
                 request.alpha = Some(alpha);
+                request.facets = facets;
                 let started = Instant::now();
                 service.search(&request).map_err(|e| err(&e))?;
                 Ok(started.elapsed())
             })
             .collect()
     };
+    let run = |alpha: f32| run_with(alpha, true);
     run(0.0)?;
     let keyword = percentiles(run(0.0)?);
+    let keyword_bare = percentiles(run_with(0.0, false)?);
     let hybrid_cold = percentiles(run(0.5)?);
     let hybrid_cached = percentiles(run(0.5)?);
     drop(service);
+    let scan = vector_scan(size, dims);
 
     let http = http_latency(exe, &data_dir, &queries)?;
     Ok(format!(
-        "| {size} | {:.0} products/s ({:.1} s) | {:.0} products/s | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.1}x |",
+        "| {size} | {:.0} products/s ({:.1} s) | {:.0} products/s | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.1}x |",
         size as f64 / index_time.as_secs_f64(),
         index_time.as_secs_f64(),
         size as f64 / fts.index_time.as_secs_f64(),
         keyword.0,
         keyword.1,
+        keyword_bare.0,
+        keyword_bare.1,
         fts.latency.0,
         fts.latency.1,
         hybrid_cold.0,
         hybrid_cold.1,
         hybrid_cached.0,
         hybrid_cached.1,
+        scan.0,
+        scan.1,
         http.0,
         http.1,
         fts.latency.1 / keyword.1,
     ))
+}
+
+/// The exact vector scan on its own: `size` random unit vectors, 100 random queries.
+fn vector_scan(size: usize, dims: usize) -> (f64, f64) {
+    let mut rng = Lcg(11);
+    let mut unit = || {
+        let v: Vec<f32> = (0..dims)
+            .map(|_| rng.next(2000) as f32 / 1000.0 - 1.0)
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        v.into_iter().map(|x| x / norm).collect::<Vec<f32>>()
+    };
+    let mut index = crate::search::vectors::VectorIndex::new(dims);
+    for id in 0..size as i64 {
+        index.upsert(id, &unit());
+    }
+    let samples = (0..100)
+        .map(|_| {
+            let query = unit();
+            let started = Instant::now();
+            std::hint::black_box(index.nearest(&query, 100, 0.0));
+            started.elapsed()
+        })
+        .collect();
+    percentiles(samples)
 }
 
 struct Fts5 {
@@ -686,8 +719,8 @@ fn embedding_throughput(models_dir: &Path) -> Result<String, String> {
 pub fn search_speed_benchmark(sizes: &[usize], models_dir: &Path) -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut lines = vec![
-        "| products | shopkeep indexing | FTS5 indexing | keyword p50 / p99 | FTS5 p50 / p99 | hybrid, new query p50 / p99 | hybrid, cached query p50 / p99 | keyword over HTTP p50 / p99 | FTS5 p99 / keyword p99 |".to_string(),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |".to_string(),
+        "| products | shopkeep indexing | FTS5 indexing | keyword p50 / p99 | keyword, no facets p50 / p99 | FTS5 p50 / p99 | hybrid, new query p50 / p99 | hybrid, cached query p50 / p99 | exact vector scan alone p50 / p99 | keyword over HTTP p50 / p99 | FTS5 p99 / keyword p99 |".to_string(),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |".to_string(),
     ];
     for size in sizes {
         lines.push(search_speed_at(*size, models_dir, &exe)?);

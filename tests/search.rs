@@ -175,6 +175,17 @@ fn filters_facets_and_sorting_hold_for_every_hit() {
         .map(|f| f["value"].as_str().unwrap())
         .collect();
     assert_eq!(buckets.first(), Some(&"0-5"));
+    let bare = search(
+        &server,
+        "q=cheese&category=Deli&max_price=10&in_stock=true&limit=100&facets=false",
+    );
+    assert_eq!(bare["total"], filtered["total"]);
+    assert_eq!(handles(&bare), handles(&filtered));
+    assert_eq!(
+        bare["facets"]["brand"],
+        json!([]),
+        "facets=false skips the counting"
+    );
     let page2 = search(&server, "q=tea&limit=2&offset=2");
     let page1 = search(&server, "q=tea&limit=4");
     assert_eq!(handles(&page2), handles(&page1)[2..4].to_vec());
@@ -239,6 +250,7 @@ fn type_ahead_and_absurd_queries() {
         ("sort=cheapest", "sort"),
         ("fusion=magic", "fusion"),
         ("in_stock=maybe", "in_stock"),
+        ("facets=perhaps", "facets"),
         ("colour=red", "colour"),
     ] {
         let body = assert_problem(server.get(&format!("/api/v1/search?q=tea&{query}")), 400);

@@ -100,6 +100,8 @@ pub struct SearchRequest {
     pub filters: Filters,
     pub boosts: Boosts,
     pub sort: Sort,
+    /// Count facet values; callers that show no facets save the work.
+    pub facets: bool,
 }
 
 impl SearchRequest {
@@ -113,6 +115,7 @@ impl SearchRequest {
             filters: Filters::default(),
             boosts: Boosts::default(),
             sort: Sort::Relevance,
+            facets: true,
         }
     }
 }
@@ -551,10 +554,13 @@ impl SearchService {
                 &Boosts::default(),
             )
         };
-        let (total, facet_counts) = searcher.search(
-            &*union_query,
-            &(Count, self.facet_collector(&request.filters)),
-        )?;
+        let (total, facets) = if request.facets {
+            let collectors = (Count, self.facet_collector(&request.filters));
+            let (total, counts) = searcher.search(&*union_query, &collectors)?;
+            (total, self.facets(&counts, &request.filters))
+        } else {
+            (searcher.search(&*union_query, &Count)?, Facets::default())
+        };
         let ranked: Vec<(i64, f32)> = match request.sort {
             Sort::Relevance => match mode {
                 Mode::Keyword | Mode::Browse => keyword,
@@ -577,7 +583,7 @@ impl SearchService {
         let hits = self.hits(&searcher, &page, &addresses, relevance.as_deref())?;
         Ok(SearchResults {
             hits,
-            facets: self.facets(&facet_counts, &request.filters),
+            facets,
             total,
             mode,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,

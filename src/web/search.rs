@@ -51,6 +51,8 @@ pub struct SearchParams {
     dietary: Option<String>,
     /// `relevance` (default), `price_asc`, `price_desc` or `newest`.
     sort: Option<String>,
+    /// `false` skips facet counting (faster when no facets are shown).
+    facets: Option<bool>,
     /// Comma-separated brands to lift in the ranking.
     prefer_brand: Option<String>,
     prefer_dietary: Option<String>,
@@ -71,6 +73,7 @@ const KNOWN: &[&str] = &[
     "tags",
     "dietary",
     "sort",
+    "facets",
     "prefer_brand",
     "prefer_dietary",
     "prefer_category",
@@ -220,11 +223,14 @@ fn parse_request(
             ));
         }
     };
-    let in_stock = match take("in_stock").as_deref() {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(_) => return Err(Problem::invalid_field("in_stock", "must be true or false")),
+    let flag = |key: &str, value: Option<String>, default: bool| match value.as_deref() {
+        None => Ok(default),
+        Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(Problem::invalid_field(key, "must be true or false")),
     };
+    let in_stock = flag("in_stock", take("in_stock"), false)?;
+    request.facets = flag("facets", take("facets"), true)?;
     request.filters = Filters {
         category: take("category"),
         brand: take("brand"),
