@@ -219,9 +219,13 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
     response.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Starts `shopkeep serve` on `data_dir` and returns (time to ready, idle RSS).
-fn start_and_measure(exe: &Path, data_dir: &Path) -> Result<(Duration, Option<u64>), String> {
-    let started = Instant::now();
+/// Starts `shopkeep serve` on `data_dir` on a free port, without an embedding
+/// model whatever the user's cache holds, and returns it with its address.
+fn spawn_server(
+    exe: &Path,
+    data_dir: &Path,
+    extra: &[&str],
+) -> Result<(std::process::Child, String), String> {
     let mut child = Command::new(exe)
         .args([
             "--data-dir",
@@ -230,26 +234,38 @@ fn start_and_measure(exe: &Path, data_dir: &Path) -> Result<(Duration, Option<u6
             "--bind",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .env("SHOPKEEP_LOG_FORMAT", "json")
+        .env("SHOPKEEP_LOG_LEVEL", "warn,shopkeep::app=info")
+        .env("SHOPKEEP_MODELS_DIR", data_dir.join("no-models"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let addr = loop {
-        let line = lines
-            .next()
-            .ok_or("server exited before listening")?
-            .map_err(|e| e.to_string())?;
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+    loop {
+        let Some(line) = lines.next() else {
+            let _ = child.kill();
+            return Err("server exited before listening".into());
+        };
+        let event: serde_json::Value =
+            serde_json::from_str(&line.map_err(|e| e.to_string())?).unwrap_or_default();
         if event["fields"]["message"] == "listening" {
-            break event["fields"]["addr"]
+            let addr = event["fields"]["addr"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((child, addr));
         }
-    };
+    }
+}
+
+/// Starts `shopkeep serve` on `data_dir` and returns (time to ready, idle RSS).
+fn start_and_measure(exe: &Path, data_dir: &Path) -> Result<(Duration, Option<u64>), String> {
+    let started = Instant::now();
+    let (mut child, addr) = spawn_server(exe, data_dir, &[])?;
     while http_status(&addr, "/readyz") != Some(200) {
         if started.elapsed() > Duration::from_secs(30) {
             let _ = child.kill();
@@ -628,38 +644,7 @@ fn fts5_reference(csv_path: &Path, db_path: &Path) -> Result<Fts5, Box<dyn std::
 
 /// Keyword search over HTTP through a real `shopkeep serve` on the same data.
 fn http_latency(exe: &Path, data_dir: &Path, queries: &[String]) -> Result<(f64, f64), String> {
-    let no_models = data_dir.join("no-models");
-    let mut child = Command::new(exe)
-        .args([
-            "--data-dir",
-            &data_dir.to_string_lossy(),
-            "serve",
-            "--no-demo",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env("SHOPKEEP_LOG_FORMAT", "json")
-        .env("SHOPKEEP_LOG_LEVEL", "warn,shopkeep::app=info")
-        .env("SHOPKEEP_MODELS_DIR", &no_models)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let addr = loop {
-        let line = lines
-            .next()
-            .ok_or("server exited before listening")?
-            .map_err(|e| e.to_string())?;
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if event["fields"]["message"] == "listening" {
-            break event["fields"]["addr"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-        }
-    };
+    let (mut child, addr) = spawn_server(exe, data_dir, &["--no-demo"])?;
     let encode = |q: &str| q.replace(' ', "%20");
     let mut samples = Vec::new();
     for round in 0..2 {

@@ -46,7 +46,7 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "models_dir",
         default: "",
-        help: "directory of local models (all-minilm-l6-v2 turns on semantic search); empty means <data_dir>/models",
+        help: "directory of local models (all-minilm-l6-v2 turns on semantic search); empty means <data_dir>/models, or ~/.cache/shopkeep/models where models/fetch.sh puts them",
     },
     KeySpec {
         name: "demo_catalog",
@@ -183,6 +183,8 @@ pub struct Config {
     pub currency: Currency,
     /// Explicit models directory; see `models_dir()` for the effective one.
     pub models_dir: Option<PathBuf>,
+    /// The user's model cache (`$HOME/.cache/shopkeep/models`), where models/fetch.sh installs by default.
+    pub user_models_dir: Option<PathBuf>,
     pub demo_catalog: bool,
     pub tier: TierSetting,
     pub log_format: LogFormat,
@@ -217,7 +219,7 @@ impl Config {
     /// Builds the configuration from every source; the environment is read here and nowhere else.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("SHOPKEEP_"))
+            .filter(|(k, _)| k.starts_with("SHOPKEEP_") || k == "HOME")
             .collect();
         Self::from_sources(overrides, &env)
     }
@@ -227,6 +229,15 @@ impl Config {
         overrides: &Overrides,
         env: &[(String, String)],
     ) -> Result<Config, ConfigError> {
+        let mut config = Self::from_layers(overrides, env)?;
+        config.user_models_dir = env
+            .iter()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, home)| PathBuf::from(home).join(".cache/shopkeep/models"));
+        Ok(config)
+    }
+
+    fn from_layers(overrides: &Overrides, env: &[(String, String)]) -> Result<Config, ConfigError> {
         let mut values: BTreeMap<&'static str, (String, Origin)> = KEYS
             .iter()
             .map(|k| (k.name, (k.default.to_string(), Origin::Default)))
@@ -280,6 +291,7 @@ impl Config {
                     )
                 })
             })?,
+            user_models_dir: None,
             models_dir: parse("models_dir")
                 .with(|v| Ok((!v.trim().is_empty()).then(|| PathBuf::from(v.trim()))))?,
             demo_catalog: parse("demo_catalog").with(boolean)?,
@@ -319,11 +331,17 @@ impl Config {
         self.data_dir.join("shopkeep.db")
     }
 
-    /// Where local models live: `models_dir`, or `<data_dir>/models`.
+    /// Where local models live: `models_dir` if set; otherwise `<data_dir>/models`,
+    /// unless only the user's cache (where models/fetch.sh installs) has any.
     pub fn models_dir(&self) -> PathBuf {
-        self.models_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("models"))
+        if let Some(explicit) = &self.models_dir {
+            return explicit.clone();
+        }
+        let in_data_dir = self.data_dir.join("models");
+        match &self.user_models_dir {
+            Some(cache) if !in_data_dir.is_dir() && cache.is_dir() => cache.clone(),
+            _ => in_data_dir,
+        }
     }
 
     pub fn index_dir(&self) -> PathBuf {
@@ -434,6 +452,36 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn models_fall_back_to_the_user_cache_only_when_the_data_dir_has_none() {
+        let home = tempfile::tempdir().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut overrides = Overrides::default();
+        overrides.set(
+            "data_dir",
+            "--data-dir",
+            Some(data.path().display().to_string()),
+        );
+        let env = env(&[("HOME", home.path().to_str().unwrap())]);
+        let config = Config::from_sources(&overrides, &env).unwrap();
+        assert_eq!(
+            config.models_dir(),
+            data.path().join("models"),
+            "no models anywhere"
+        );
+        std::fs::create_dir_all(home.path().join(".cache/shopkeep/models")).unwrap();
+        assert_eq!(
+            config.models_dir(),
+            home.path().join(".cache/shopkeep/models")
+        );
+        std::fs::create_dir_all(data.path().join("models")).unwrap();
+        assert_eq!(
+            config.models_dir(),
+            data.path().join("models"),
+            "the shop's own models win"
+        );
     }
 
     #[test]

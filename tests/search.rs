@@ -73,6 +73,41 @@ fn shoppers_words_typos_and_meaning_find_the_right_products() {
     let hybrid = search(&server, "q=something%20for%20a%20picnic");
     assert_eq!(keyword_only["mode"], "keyword");
     assert!(hybrid["total"].as_u64() >= keyword_only["total"].as_u64());
+    let rrf = search(&server, "q=something%20for%20a%20picnic&fusion=rrf&limit=5");
+    assert_eq!(rrf["mode"], "hybrid");
+    assert_eq!(rrf["hits"].as_array().unwrap().len(), 5);
+
+    let plain = search(&server, "q=cheese&limit=10");
+    let last_brand = plain["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find_map(|h| h["brand"].as_str())
+        .unwrap()
+        .to_string();
+    assert_ne!(plain["hits"][0]["brand"], last_brand.as_str());
+    let preferred = search(
+        &server,
+        &format!(
+            "q=cheese&limit=10&prefer_brand={}",
+            last_brand.replace(' ', "%20").replace('&', "%26")
+        ),
+    );
+    let rank_of = |results: &Value| {
+        results["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|h| h["brand"] == last_brand.as_str())
+    };
+    assert!(
+        rank_of(&preferred) < rank_of(&plain),
+        "a preferred brand moves up: {:?} -> {:?}",
+        rank_of(&plain),
+        rank_of(&preferred)
+    );
+
     let highlighted = search(&server, "q=sourdough&limit=1");
     assert!(
         highlighted["hits"][0]["highlights"][0]
@@ -429,4 +464,31 @@ fn every_shared_store_export_is_searchable_after_import() {
             file.display()
         );
     }
+}
+
+#[test]
+fn index_rebuild_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::shopify_exports().join("ItaloOlivier__ayonne.csv");
+    let (status, _, _) = cli(dir.path(), &["import", file.to_str().unwrap()]);
+    assert!(status.success());
+    std::fs::remove_dir_all(dir.path().join("index")).ok();
+    let (status, stdout, stderr) = cli(dir.path(), &["index", "rebuild"]);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("indexed 102 products; no embedding model: keyword search only"),
+        "{stdout}"
+    );
+    let server = TestServer::start_in(dir, &["--no-demo"], &[]);
+    let ready = server.wait_for_search();
+    assert!(
+        ready["search_index"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("102 products indexed, 0 changes waiting"),
+        "{ready}"
+    );
+    assert!(search(&server, "q=serum")["total"].as_u64().unwrap() > 0);
 }

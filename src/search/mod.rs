@@ -53,6 +53,8 @@ const MIN_SIMILARITY: f32 = 0.25;
 /// Default weight of the vector ranking, tuned on the judged query sets (docs/BENCHMARKS.md).
 pub const DEFAULT_ALPHA: f32 = 0.5;
 const QUERY_CACHE_LIMIT: usize = 2_048;
+/// Added to the 0..1 relevance of products matching a shopper's preferences.
+const PREFERENCE_BONUS: f32 = 0.3;
 const WRITER_MEMORY: usize = 20_000_000;
 
 #[derive(Debug, thiserror::Error)]
@@ -511,7 +513,6 @@ impl SearchService {
             relevance.as_ref().map(|q| q.box_clone()),
             &self.fields,
             &request.filters,
-            &request.boosts,
         );
         let mut addresses: HashMap<i64, DocAddress> = HashMap::new();
         let keyword = if mode == Mode::Vector {
@@ -547,12 +548,7 @@ impl SearchService {
                 }
                 _ => Box::new(ids),
             };
-            query::full_query(
-                Some(either),
-                &self.fields,
-                &request.filters,
-                &Boosts::default(),
-            )
+            query::full_query(Some(either), &self.fields, &request.filters)
         };
         let (total, facets) = if request.facets {
             let collectors = (Count, self.facet_collector(&request.filters));
@@ -562,11 +558,16 @@ impl SearchService {
             (searcher.search(&*union_query, &Count)?, Facets::default())
         };
         let ranked: Vec<(i64, f32)> = match request.sort {
-            Sort::Relevance => match mode {
-                Mode::Keyword | Mode::Browse => keyword,
-                Mode::Vector => vector,
-                Mode::Hybrid => fusion::fuse(&keyword, &vector, alpha, request.fusion),
-            },
+            Sort::Relevance if mode == Mode::Browse => keyword,
+            Sort::Relevance => {
+                let weight = match mode {
+                    Mode::Keyword => 0.0,
+                    Mode::Vector => 1.0,
+                    _ => alpha,
+                };
+                let fused = fusion::fuse(&keyword, &vector, weight, request.fusion);
+                self.prefer(&searcher, fused, &request.boosts)?
+            }
             sort => self.sorted(
                 &searcher,
                 &*union_query,
@@ -588,6 +589,38 @@ impl SearchService {
             mode,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+
+    /// Adds a bonus to ranked products matching the caller's preferences and re-sorts.
+    fn prefer(
+        &self,
+        searcher: &Searcher,
+        mut ranked: Vec<(i64, f32)>,
+        boosts: &Boosts,
+    ) -> Result<Vec<(i64, f32)>, SearchError> {
+        if boosts.is_empty() || ranked.is_empty() {
+            return Ok(ranked);
+        }
+        let ids = TermSetQuery::new(
+            ranked
+                .iter()
+                .map(|(id, _)| Term::from_field_u64(self.fields.id, *id as u64)),
+        );
+        let preferred = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(ids) as Box<dyn Query>),
+            (Occur::Must, query::preference_query(&self.fields, boosts)),
+        ]);
+        let mut matching = HashSet::new();
+        for address in searcher.search(&preferred, &DocSetCollector)? {
+            matching.insert(self.id_of(searcher, address)?);
+        }
+        for (id, score) in &mut ranked {
+            if matching.contains(id) {
+                *score += PREFERENCE_BONUS;
+            }
+        }
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(ranked)
     }
 
     /// Product names for type-ahead: keyword only, prefix on the last word.

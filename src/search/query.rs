@@ -171,18 +171,36 @@ pub fn text_query(
     Some(Box::new(BooleanQuery::new(clauses)))
 }
 
-/// The full query: relevance (or everything), filters that must hold, boosts that help.
+/// The full query: relevance (or everything) and the filters that must hold.
 pub fn full_query(
     relevance: Option<Box<dyn Query>>,
     fields: &Fields,
     filters: &Filters,
-    boosts: &Boosts,
 ) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> =
         vec![(Occur::Must, relevance.unwrap_or_else(|| Box::new(AllQuery)))];
     clauses.extend(filter_clauses(fields, filters));
-    clauses.extend(boost_clauses(fields, boosts));
     Box::new(BooleanQuery::new(clauses))
+}
+
+/// Products matching any of the caller's preferences (brand, dietary label, category).
+pub fn preference_query(fields: &Fields, boosts: &Boosts) -> Box<dyn Query> {
+    let brands = boosts
+        .brands
+        .iter()
+        .map(|b| facet_term(fields.brand_facet, &single_facet(b)));
+    let dietary = boosts
+        .dietary
+        .iter()
+        .map(|d| facet_term(fields.dietary_facet, &single_facet(&d.to_lowercase())));
+    let categories = boosts
+        .categories
+        .iter()
+        .filter_map(|c| category_facet(c))
+        .map(|f| facet_term(fields.category_facet, &f));
+    Box::new(BooleanQuery::union(
+        brands.chain(dietary).chain(categories).collect(),
+    ))
 }
 
 /// Only the filters, for checking candidates found another way (vector search).
@@ -248,31 +266,6 @@ fn filter_clauses(fields: &Fields, filters: &Filters) -> Vec<(Occur, Box<dyn Que
     clauses
 }
 
-fn boost_clauses(fields: &Fields, boosts: &Boosts) -> Vec<(Occur, Box<dyn Query>)> {
-    let brands = boosts
-        .brands
-        .iter()
-        .map(|b| facet_term(fields.brand_facet, &single_facet(b)));
-    let dietary = boosts
-        .dietary
-        .iter()
-        .map(|d| facet_term(fields.dietary_facet, &single_facet(&d.to_lowercase())));
-    let categories = boosts
-        .categories
-        .iter()
-        .filter_map(|c| category_facet(c))
-        .map(|f| facet_term(fields.category_facet, &f));
-    brands
-        .chain(dietary)
-        .chain(categories)
-        .map(|q| (Occur::Should, boosted_box(q, 1.5)))
-        .collect()
-}
-
 fn boosted(query: impl Query, boost: f32) -> Box<dyn Query> {
     Box::new(BoostQuery::new(Box::new(query), boost))
-}
-
-fn boosted_box(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
-    Box::new(BoostQuery::new(query, boost))
 }
