@@ -403,11 +403,23 @@ impl SearchService {
         if batch.is_empty() {
             return Ok(0);
         }
+        // A product can be queued twice (missing at start, then changed); embed it once.
+        let is_current = |p: &products::Product| {
+            let stored = self
+                .store
+                .read(|c| outbox::embedding_hash(c, p.id, embedder.name()))
+                .ok()
+                .flatten();
+            stored.as_deref() == Some(text_hash(&p.draft).as_str())
+        };
         let products: Vec<products::Product> = batch
             .iter()
             .filter_map(|id| self.store.read(|c| products::get(c, *id)).ok().flatten())
-            .filter(|p| p.draft.active())
+            .filter(|p| p.draft.active() && !is_current(p))
             .collect();
+        if products.is_empty() {
+            return Ok(batch.len());
+        }
         let texts: Vec<String> = products.iter().map(|p| embedding_text(&p.draft)).collect();
         let vectors = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
         self.store.write(|tx| {
