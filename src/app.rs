@@ -39,6 +39,11 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error("cannot open the search index: {0}")]
     Search(#[from] crate::search::SearchError),
     #[error("metrics registry: {0}")]
@@ -74,7 +79,10 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         &config.index_dir(),
         Some(&config.models_dir()),
     )?);
-    let indexer = search.start();
+    let indexer = search.start().map_err(|source| StartError::Thread {
+        what: "search indexer",
+        source,
+    })?;
     let state = web::Data::new(AppState {
         store: Arc::clone(&store),
         search: Arc::clone(&search),

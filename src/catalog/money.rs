@@ -240,6 +240,8 @@ impl fmt::Display for Currency {
 pub struct Money(i64);
 
 impl Money {
+    pub const ZERO: Money = Money(0);
+
     /// Ten trillion minor units: far above any shop price, far below `i64::MAX`
     /// so that sums of many lines cannot overflow.
     pub const MAX_MINOR: i64 = 10_000_000_000_000;

@@ -34,7 +34,7 @@ use tantivy::{
 };
 use utoipa::ToSchema;
 
-use crate::catalog::{Currency, ProductDraft};
+use crate::catalog::{Currency, Money, ProductDraft};
 use crate::store::{Store, StoreError, products, search as outbox};
 use embed::Embedder;
 use fusion::Fusion;
@@ -263,12 +263,11 @@ impl SearchService {
     }
 
     /// Starts the background worker that indexes and embeds until `stop`.
-    pub fn start(self: &Arc<Self>) -> std::thread::JoinHandle<()> {
+    pub fn start(self: &Arc<Self>) -> std::io::Result<std::thread::JoinHandle<()>> {
         let service = Arc::clone(self);
         std::thread::Builder::new()
             .name("search-indexer".into())
             .spawn(move || service.run_worker())
-            .expect("spawning the search indexer thread")
     }
 
     pub fn stop(&self) {
@@ -807,11 +806,9 @@ impl SearchService {
                 handle: first_text(&doc, self.fields.handle),
                 name: first_text(&doc, self.fields.name),
                 brand: (!brand.is_empty()).then_some(brand),
-                price: self.currency.format_plain(
-                    crate::catalog::Money::from_minor(price as i64).unwrap_or(
-                        crate::catalog::Money::from_minor(0).expect("zero is a valid amount"),
-                    ),
-                ),
+                price: self
+                    .currency
+                    .format_plain(Money::from_minor(price as i64).unwrap_or(Money::ZERO)),
                 price_minor: price,
                 in_stock: first_u64(&doc, self.fields.in_stock) == 1,
                 score: *score,
