@@ -8,6 +8,7 @@
 //! - [`access`]: admin API keys.
 //! - [`ops`]: metrics and readiness.
 //! - [`search`]: keyword and semantic product search.
+//! - [`llm`]: local language models, the model manager and sampling.
 //! - [`web`]: the actix-web HTTP API.
 //! - [`app`]: start-up and graceful shutdown of the server.
 //! - [`bench`]: the measurements behind docs/BENCHMARKS.md.
@@ -17,6 +18,7 @@ pub mod app;
 pub mod bench;
 pub mod catalog;
 pub mod config;
+pub mod llm;
 pub mod ops;
 pub mod search;
 pub mod store;
