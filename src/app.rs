@@ -16,6 +16,9 @@ use actix_web::{HttpServer, web};
 use crate::access::Access;
 use crate::catalog::demo;
 use crate::config::Config;
+use crate::llm::local::LoadOptions;
+use crate::llm::worker::ModelWorker;
+use crate::ops::health::LlmStatus;
 use crate::ops::metrics::Metrics;
 use crate::search::SearchService;
 use crate::store::{Store, StoreOptions, api_keys};
@@ -52,6 +55,44 @@ pub enum StartError {
     Server(std::io::Error),
 }
 
+/// Loads the configured chat model and starts its worker. A model that
+/// cannot load is logged and reported by /readyz; the shop then runs on the
+/// tier below rather than not at all.
+fn start_chat_model(config: &Config) -> (Option<ModelWorker>, LlmStatus) {
+    let Some(id) = config.llm.model.clone() else {
+        return (None, LlmStatus::NotConfigured);
+    };
+    let failed = |reason: String| {
+        tracing::error!(model = %id, %reason, "the local model did not load; running without it");
+        (
+            None,
+            LlmStatus::Failed {
+                model: id.clone(),
+                reason,
+            },
+        )
+    };
+    let path = match crate::llm::locate_model(&config.models_dir(), &id) {
+        Ok(path) => path,
+        Err(reason) => return failed(reason),
+    };
+    let options = LoadOptions {
+        id: id.clone(),
+        context: config.llm.context,
+        max_memory_mb: config.llm.max_memory_mb,
+        fallback_tier: "free",
+    };
+    let engine = match crate::llm::local::load(&path, &options) {
+        Ok(engine) => engine,
+        Err(error) => return failed(error.to_string()),
+    };
+    let info = engine.info().clone();
+    match ModelWorker::start(engine, config.llm.queue) {
+        Ok(worker) => (Some(worker), LlmStatus::Loaded(info)),
+        Err(error) => failed(format!("cannot start the model worker thread: {error}")),
+    }
+}
+
 /// Opens the store inside the data directory, creating both if needed.
 pub fn open_store(config: &Config) -> Result<Store, StartError> {
     create_private_dir(&config.data_dir)?;
@@ -83,7 +124,10 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         what: "search indexer",
         source,
     })?;
+    let (chat_model, llm_status) = start_chat_model(&config);
     let state = web::Data::new(AppState {
+        chat_model: chat_model.clone(),
+        llm_status,
         store: Arc::clone(&store),
         search: Arc::clone(&search),
         access,
@@ -124,6 +168,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         });
         running.await.map_err(StartError::Server)
     })?;
+    if let Some(worker) = chat_model {
+        worker.stop();
+    }
     search.stop();
     if indexer.join().is_err() {
         tracing::warn!(

@@ -714,3 +714,154 @@ pub fn search_speed_benchmark(sizes: &[usize], models_dir: &Path) -> Result<Stri
     lines.push(embedding_throughput(models_dir)?);
     Ok(lines.join("\n"))
 }
+
+/// A generation sink that keeps nothing (benchmarks measure time, not text).
+struct Discard;
+
+impl crate::llm::local::TokenSink for Discard {
+    fn text(&mut self, _: &str) -> bool {
+        true
+    }
+
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// A shop's house rules, long enough to make a system prompt of about
+/// `tokens` tokens: the shape of prompt the prefix cache exists for.
+fn long_system_prompt(tokenizer: &crate::llm::tokenizer::GgufTokenizer, tokens: usize) -> String {
+    let rules = [
+        "Orders placed before 2 pm ship the same working day from our shop.",
+        "Fresh produce is delivered in insulated boxes with ice packs.",
+        "Customers may return unopened dry goods within 30 days for a refund.",
+        "Allergens are listed on every product page; ask if unsure.",
+        "Vouchers cannot be combined, and each applies once per customer.",
+        "Delivery is free above fifty dollars, otherwise it costs five dollars.",
+        "We never recommend a product that is out of stock.",
+        "Answer briefly, in the shopper's language, and quote prices exactly.",
+    ];
+    let mut text =
+        String::from("You are the assistant of Corner Larder, a small grocery and deli.\n");
+    let mut i = 0;
+    while tokenizer
+        .encode(&text, false, false)
+        .map_or(0, |ids| ids.len())
+        < tokens
+    {
+        text.push_str(&format!("Rule {}: {}\n", i + 1, rules[i % rules.len()]));
+        i += 1;
+    }
+    text
+}
+
+/// Load time, prefill and decode speed, time to first token with and without
+/// the prefix cache, and peak memory of a local model.
+pub fn llm_benchmark(models_dir: &Path, id: &str, context: usize) -> Result<String, String> {
+    use crate::llm::local::{GenerateRequest, LoadOptions, load};
+    use crate::llm::sampler::SamplingParams;
+    use crate::llm::template::{ChatMessage, Role};
+
+    let path = crate::llm::locate_model(models_dir, id)?;
+    let options = LoadOptions {
+        id: id.to_string(),
+        context,
+        max_memory_mb: None,
+        fallback_tier: "free",
+    };
+    let started = Instant::now();
+    let mut engine = load(&path, &options).map_err(|e| e.to_string())?;
+    let load_time = started.elapsed();
+    let frontend = engine.frontend();
+    let encode = |text: &str| {
+        frontend
+            .tokenizer
+            .encode(text, false, true)
+            .map_err(|e| e.to_string())
+    };
+    let request = |prompt: Vec<u32>, shared_prefix: usize, max_tokens: usize| GenerateRequest {
+        prompt,
+        shared_prefix,
+        sampling: SamplingParams::greedy(),
+        max_tokens,
+        stop: Vec::new(),
+        constraint: None,
+    };
+    let mut out = format!(
+        "model {id} ({}), {} MB file, device {}, {} threads\nload: {:.2} s\n",
+        frontend.info.family,
+        frontend.info.file_bytes / 1_000_000,
+        frontend.info.device,
+        candle_core::utils::get_num_threads(),
+        load_time.as_secs_f64()
+    );
+
+    // Prefill: a 200-token prompt, no cache; decode: 64 tokens after it.
+    let system = long_system_prompt(&frontend.tokenizer, 200);
+    let mut prompt = encode(&system)?;
+    prompt.truncate(200);
+    let done = engine
+        .generate(&request(prompt.clone(), 0, 1), &mut Discard)
+        .map_err(|e| e.to_string())?;
+    out.push_str(&format!(
+        "prefill: {} tokens in {:.2} s = {:.1} tokens/s\n",
+        prompt.len(),
+        done.prefill.as_secs_f64(),
+        prompt.len() as f64 / done.prefill.as_secs_f64()
+    ));
+    engine.clear_prefix_cache();
+    let story = encode("Write a long story about a grocer who loves cheese.\n")?;
+    let done = engine
+        .generate(&request(story, 0, 64), &mut Discard)
+        .map_err(|e| e.to_string())?;
+    out.push_str(&format!(
+        "decode: {} tokens in {:.2} s = {:.1} tokens/s\n",
+        done.completion_tokens,
+        done.decode.as_secs_f64(),
+        done.completion_tokens as f64 / done.decode.as_secs_f64()
+    ));
+
+    // Time to first token for two chats sharing a ~1,000-token system prompt.
+    engine.clear_prefix_cache();
+    let system = long_system_prompt(&frontend.tokenizer, 1000);
+    let chat = |question: &str| -> Result<(Vec<u32>, usize), String> {
+        let messages = [
+            ChatMessage::new(Role::System, system.clone()),
+            ChatMessage::new(Role::User, question),
+        ];
+        let full = frontend
+            .template
+            .render(&messages, &[], true)
+            .map_err(|e| e.to_string())?;
+        let head = frontend
+            .template
+            .render(&messages[..1], &[], false)
+            .map_err(|e| e.to_string())?;
+        let full = encode(&full)?;
+        let head = encode(&head)?;
+        let shared = head.iter().zip(&full).take_while(|(a, b)| a == b).count();
+        Ok((full, shared))
+    };
+    let (first_prompt, shared) = chat("Do you deliver on Sundays?")?;
+    let first = engine
+        .generate(&request(first_prompt.clone(), shared, 1), &mut Discard)
+        .map_err(|e| e.to_string())?;
+    let (second_prompt, shared) = chat("Can I return an opened jar of honey?")?;
+    let second = engine
+        .generate(&request(second_prompt.clone(), shared, 1), &mut Discard)
+        .map_err(|e| e.to_string())?;
+    let ttft = |d: Duration| d.as_secs_f64() * 1000.0;
+    out.push_str(&format!(
+        "time to first token, {}-token prompt with a {shared}-token shared system prompt:\n  first request (cold): {:.0} ms\n  second request (prefix cached, {} tokens reused): {:.0} ms\n  speed-up: {:.1}x\n",
+        first_prompt.len(),
+        ttft(first.time_to_first_token),
+        second.cached_tokens,
+        ttft(second.time_to_first_token),
+        first.time_to_first_token.as_secs_f64() / second.time_to_first_token.as_secs_f64()
+    ));
+    out.push_str(&format!(
+        "peak RSS: {} MB\n",
+        peak_rss_bytes().map_or("unknown".into(), |b| (b / 1_000_000).to_string())
+    ));
+    Ok(out)
+}

@@ -98,6 +98,26 @@ pub const KEYS: &[KeySpec] = &[
         default: "30",
         help: "how long in-flight requests may finish after SIGTERM/SIGINT",
     },
+    KeySpec {
+        name: "llm.model",
+        default: "",
+        help: "id of the local chat model to load at start (see `shopkeep models list`); empty runs without one",
+    },
+    KeySpec {
+        name: "llm.context",
+        default: "4096",
+        help: "tokens of context the local model plans memory for (capped by what the model supports)",
+    },
+    KeySpec {
+        name: "llm.queue",
+        default: "8",
+        help: "requests that may wait for the local model; more are answered 429 with Retry-After",
+    },
+    KeySpec {
+        name: "llm.max_memory_mb",
+        default: "0",
+        help: "most memory the local model may use, in MB; 0 means what the machine has available",
+    },
 ];
 
 /// Where a value came from, so errors can say which file or variable to fix.
@@ -174,6 +194,21 @@ impl TierSetting {
     }
 }
 
+/// The local language model settings (`[llm]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmSettings {
+    /// Catalog id (or file name in `models_dir`) of the chat model to load.
+    pub model: Option<String>,
+    pub context: usize,
+    pub queue: usize,
+    pub max_memory_mb: Option<u64>,
+}
+
+/// `SHOPKEEP_<KEY>`, with the dots of sectioned keys (`llm.model`) as underscores.
+pub fn env_var_name(key: &str) -> String {
+    format!("SHOPKEEP_{}", key.replace('.', "_").to_uppercase())
+}
+
 /// The validated configuration the whole program runs on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -195,6 +230,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_import_bytes: usize,
     pub shutdown_timeout: Duration,
+    pub llm: LlmSettings,
     /// Where each key's value came from, for `config check`.
     pub origins: BTreeMap<&'static str, (String, Origin)>,
 }
@@ -253,7 +289,7 @@ impl Config {
             }
         }
         for spec in KEYS {
-            let var = format!("SHOPKEEP_{}", spec.name.to_uppercase());
+            let var = env_var_name(spec.name);
             if let Some((_, value)) = env.iter().find(|(k, _)| *k == var) {
                 values.insert(spec.name, (value.clone(), Origin::Env(var)));
             }
@@ -323,6 +359,14 @@ impl Config {
                 .with(|v| number(v, 1024, 64 * 1024 * 1024 * 1024))?,
             shutdown_timeout: parse("shutdown_timeout_secs")
                 .with(|v| number(v, 0, 3600).map(|s| Duration::from_secs(s as u64)))?,
+            llm: LlmSettings {
+                model: parse("llm.model")
+                    .with(|v| Ok((!v.trim().is_empty()).then(|| v.trim().to_string())))?,
+                context: parse("llm.context").with(|v| number(v, 256, 1 << 20))?,
+                queue: parse("llm.queue").with(|v| number(v, 1, 1024))?,
+                max_memory_mb: parse("llm.max_memory_mb")
+                    .with(|v| number(v, 0, 1 << 30).map(|mb| (mb > 0).then_some(mb as u64)))?,
+            },
             origins: values.clone(),
         })
     }
@@ -404,7 +448,22 @@ fn number(value: &str, min: usize, max: usize) -> Result<usize, String> {
     }
 }
 
-/// Reads a TOML file of top-level keys into text values; unknown keys are refused.
+/// `[llm] model = "x"` becomes the key `llm.model`; one level of sections.
+fn flatten_sections(table: toml::Table) -> Vec<(String, toml::Value)> {
+    let mut flat = Vec::new();
+    for (key, value) in table {
+        match value {
+            toml::Value::Table(section) => {
+                flat.extend(section.into_iter().map(|(k, v)| (format!("{key}.{k}"), v)))
+            }
+            other => flat.push((key, other)),
+        }
+    }
+    flat
+}
+
+/// Reads a TOML file of keys (top level or in `[section]`s) into text values;
+/// unknown keys are refused.
 fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
@@ -414,7 +473,7 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    table
+    flatten_sections(table)
         .into_iter()
         .map(|(key, value)| {
             let spec = KEYS.iter().find(|spec| spec.name == key).ok_or_else(|| {
@@ -566,9 +625,9 @@ mod readme_tests {
         let readme = include_str!("../README.md");
         for key in KEYS {
             let row = format!(
-                "| `{}` | `SHOPKEEP_{}` | `{}` |",
+                "| `{}` | `{}` | `{}` |",
                 key.name,
-                key.name.to_uppercase(),
+                super::env_var_name(key.name),
                 key.default
             );
             assert!(

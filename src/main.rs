@@ -43,6 +43,9 @@ enum Command {
         /// Deployment tier: auto, free, starter, professional or enterprise.
         #[arg(long)]
         tier: Option<String>,
+        /// Local chat model to load (id from `shopkeep models list`); sets `llm.model`.
+        #[arg(long, value_name = "ID")]
+        model: Option<String>,
     },
     /// Import a catalog file (Shopify, WooCommerce, CSV, JSON or NDJSON).
     Import {
@@ -107,6 +110,14 @@ enum BenchAction {
         #[arg(long, default_value_t = shopkeep::search::DEFAULT_ALPHA)]
         alpha: f32,
     },
+    /// Load time, prefill/decode speed, time to first token with and without the prefix cache.
+    Llm {
+        /// Model id (see `shopkeep models list`) or GGUF file name in models_dir.
+        #[arg(long)]
+        model: String,
+        #[arg(long, default_value_t = 4096)]
+        context: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,9 +146,11 @@ fn main() -> ExitCode {
         bind,
         no_demo,
         tier,
+        model,
     } = &cli.command
     {
         overrides.set("bind", "--bind", bind.clone());
+        overrides.set("llm.model", "--model", model.clone());
         overrides.set("tier", "--tier", tier.clone());
         overrides.set(
             "demo_catalog",
@@ -191,6 +204,9 @@ fn main() -> ExitCode {
                         &config.models_dir(),
                         alpha,
                     )
+                }
+                BenchAction::Llm { model, context } => {
+                    shopkeep::bench::llm_benchmark(&config.models_dir(), &model, context)
                 }
             };
             report.map(|text| println!("{text}"))

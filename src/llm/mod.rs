@@ -4,3 +4,66 @@
 //!
 //! This module owns model files and inference. It must not touch the store,
 //! the web layer or commerce: callers hand it prompts and get tokens back.
+
+pub mod grammar;
+pub mod local;
+pub mod sampler;
+pub mod stream;
+pub mod template;
+pub mod tokenizer;
+pub mod transformer;
+pub mod worker;
+
+use std::fmt;
+
+/// The model architectures the local engine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Qwen2,
+    Gemma3,
+    Llama,
+}
+
+impl Family {
+    /// From a GGUF file's `general.architecture`.
+    pub fn from_architecture(architecture: &str) -> Option<Family> {
+        match architecture {
+            "qwen2" => Some(Family::Qwen2),
+            "gemma3" => Some(Family::Gemma3),
+            "llama" => Some(Family::Llama),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Qwen2 => "qwen2",
+            Family::Gemma3 => "gemma3",
+            Family::Llama => "llama",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The GGUF file for a chat model id: a file name (or path) in the models
+/// directory, or an id of the model catalog that is installed there.
+pub fn locate_model(models_dir: &std::path::Path, id: &str) -> Result<std::path::PathBuf, String> {
+    let direct = models_dir.join(id);
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    let with_extension = models_dir.join(format!("{id}.gguf"));
+    if with_extension.is_file() {
+        return Ok(with_extension);
+    }
+    Err(format!(
+        "model {id:?} is not installed in {} (shopkeep models pull {id})",
+        models_dir.display()
+    ))
+}

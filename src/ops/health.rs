@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::config::{Config, TierSetting};
+use crate::llm::local::ModelInfo;
 use crate::search::{SearchService, SearchStatus};
 use crate::store::Store;
 
@@ -52,11 +53,25 @@ pub struct TierReport {
     pub reason: String,
 }
 
+/// What became of the configured local chat model.
+#[derive(Debug, Clone)]
+pub enum LlmStatus {
+    /// None configured (`llm.model` empty).
+    NotConfigured,
+    Loaded(ModelInfo),
+    /// Configured but could not load; the reason says why and what to do.
+    Failed {
+        model: String,
+        reason: String,
+    },
+}
+
 /// Evaluates every component now.
 pub fn readiness(
     store: &Store,
     search: &SearchService,
     config: &Config,
+    llm: &LlmStatus,
     shutting_down: bool,
 ) -> Readiness {
     let database = match store.ping() {
@@ -67,11 +82,23 @@ pub fn readiness(
         Ok(status) => search_check(&status),
         Err(err) => Check::new(Status::Down, err.to_string()),
     };
-    let model = Check::new(
-        Status::Degraded,
-        "no language model installed: the assistant runs without one",
-    );
-    let tier = tier_report(config.tier);
+    let model = match llm {
+        LlmStatus::NotConfigured => Check::new(
+            Status::Degraded,
+            "no language model configured (llm.model): the assistant runs without one",
+        ),
+        LlmStatus::Loaded(info) => Check::new(
+            Status::Ok,
+            format!(
+                "{} ({}) on {}, {}-token context, loaded in {} ms",
+                info.id, info.family, info.device, info.context, info.load_ms
+            ),
+        ),
+        LlmStatus::Failed { model, reason } => {
+            Check::new(Status::Degraded, format!("{model} did not load: {reason}"))
+        }
+    };
+    let tier = tier_report(config.tier, llm);
     let ready = database.status == Status::Ok && !shutting_down;
     Readiness {
         ready,
@@ -108,26 +135,55 @@ fn search_check(status: &SearchStatus) -> Check {
     }
 }
 
-/// Without a model every tier runs as free; saying so is better than pretending.
-fn tier_report(setting: TierSetting) -> TierReport {
-    let (status, reason) = match setting {
+/// The tier that actually runs: starter with a local model on the CPU,
+/// professional with one on a GPU, free without one. Saying so beats pretending.
+fn tier_report(setting: TierSetting, llm: &LlmStatus) -> TierReport {
+    let (available, why) = match llm {
+        LlmStatus::Loaded(info) if info.device.starts_with("cuda") => (
+            TierSetting::Professional,
+            format!("{} runs on the GPU", info.id),
+        ),
+        LlmStatus::Loaded(info) => (TierSetting::Starter, format!("{} runs on the CPU", info.id)),
+        LlmStatus::NotConfigured => (TierSetting::Free, "no local model configured".to_string()),
+        LlmStatus::Failed { model, .. } => (
+            TierSetting::Free,
+            format!("the local model {model} did not load"),
+        ),
+    };
+    let rank = |t: TierSetting| match t {
+        TierSetting::Auto | TierSetting::Free => 0,
+        TierSetting::Starter => 1,
+        TierSetting::Professional => 2,
+        TierSetting::Enterprise => 3,
+    };
+    let (status, active, reason) = match setting {
         TierSetting::Auto => (
             Status::Ok,
-            "auto: no model installed, so the free tier is the highest available".to_string(),
-        ),
-        TierSetting::Free => (Status::Ok, "free tier as configured".to_string()),
-        other => (
-            Status::Degraded,
+            available,
             format!(
-                "{} needs a language model and none is installed; degraded to free",
-                other.as_str()
+                "auto: {why}, so {} is the highest available",
+                available.as_str()
+            ),
+        ),
+        wanted if rank(wanted) <= rank(available) => (
+            Status::Ok,
+            wanted,
+            format!("{} as configured", wanted.as_str()),
+        ),
+        wanted => (
+            Status::Degraded,
+            available,
+            format!(
+                "{} is configured but {why}; degraded to {}",
+                wanted.as_str(),
+                available.as_str()
             ),
         ),
     };
     TierReport {
         status,
         configured: setting.as_str().into(),
-        active: "free".into(),
+        active: active.as_str().into(),
         reason,
     }
 }

@@ -87,8 +87,13 @@ impl Embedder {
 
     /// One normalised vector per text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_with_usage(texts).map(|(vectors, _)| vectors)
+    }
+
+    /// The vectors and how many tokens the texts came to (after truncation).
+    pub fn embed_with_usage(&self, texts: &[&str]) -> Result<(Vec<Vec<f32>>, usize), EmbedError> {
         if texts.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         let compute = |e: &dyn std::fmt::Display| EmbedError::Compute(e.to_string());
         let encodings = self
@@ -102,6 +107,10 @@ impl Embedder {
             .unwrap_or(0);
         let mut ids = Vec::with_capacity(texts.len() * width);
         let mut mask = Vec::with_capacity(texts.len() * width);
+        let tokens: usize = encodings
+            .iter()
+            .map(|e| e.get_attention_mask().iter().filter(|&&m| m == 1).count())
+            .sum();
         for encoding in &encodings {
             ids.extend(encoding.get_ids().iter().map(|&id| id as i64));
             mask.extend(encoding.get_attention_mask().iter().map(|&m| m as i64));
@@ -120,6 +129,7 @@ impl Embedder {
             mean.broadcast_div(&norms)
         })()
         .map_err(|e| compute(&e))?;
-        pooled.to_vec2::<f32>().map_err(|e| compute(&e))
+        let vectors = pooled.to_vec2::<f32>().map_err(|e| compute(&e))?;
+        Ok((vectors, tokens))
     }
 }

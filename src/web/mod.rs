@@ -1,6 +1,6 @@
 //! The HTTP layer: actix-web routes, middleware, errors and the OpenAPI document.
 //!
-//! Handlers turn requests into calls on `catalog`, `store`, `access` and `ops`
+//! Handlers turn requests into calls on `catalog`, `store`, `access`, `ops` and `llm`
 //! (blocking work through `web::block`) and answers into JSON or problem+json.
 //! Nothing below this module knows about HTTP.
 
@@ -9,6 +9,7 @@ pub mod auth;
 pub mod health;
 pub mod json;
 pub mod observe;
+pub mod openai;
 pub mod openapi;
 pub mod problem;
 pub mod products;
@@ -22,6 +23,8 @@ use actix_web::{App, HttpResponse, web};
 
 use crate::access::Access;
 use crate::config::Config;
+use crate::llm::worker::ModelWorker;
+use crate::ops::health::LlmStatus;
 use crate::ops::metrics::Metrics;
 use crate::search::SearchService;
 use crate::store::Store;
@@ -34,6 +37,10 @@ pub struct AppState {
     pub access: Access,
     pub metrics: Metrics,
     pub shutting_down: AtomicBool,
+    /// The local chat model's worker, when one is loaded.
+    pub chat_model: Option<ModelWorker>,
+    /// What happened to the configured chat model (for readiness and tiers).
+    pub llm_status: LlmStatus,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.
@@ -47,6 +54,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             }))
             .configure(health::routes)
             .route("/api/openapi.json", web::get().to(openapi::openapi_json))
+            .service(web::scope("/v1").configure(openai::routes))
             .service(
                 web::scope("/api/v1")
                     .configure(products::routes)

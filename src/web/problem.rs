@@ -29,8 +29,22 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The same error in the shape OpenAI clients read (`/v1/*` routes only).
+    #[serde(rename = "error", skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub openai: Option<OpenAiError>,
     #[serde(skip)]
     retry_after: Option<u64>,
+}
+
+/// OpenAI's error object: `{"error": {"message", "type", "param", "code"}}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenAiError {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub param: Option<String>,
+    pub code: Option<&'static str>,
 }
 
 impl Problem {
@@ -41,6 +55,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            openai: None,
             retry_after: None,
         }
     }
@@ -71,6 +86,38 @@ impl Problem {
         problem.status = StatusCode::BAD_REQUEST.as_u16();
         problem.title = "Bad Request".into();
         problem
+    }
+
+    /// 429 with how long to wait.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: u64) -> Problem {
+        let mut problem = Problem::new(StatusCode::TOO_MANY_REQUESTS, detail);
+        problem.retry_after = Some(retry_after_secs);
+        problem
+    }
+
+    /// Adds the OpenAI-shaped `error` member, so OpenAI clients show the reason.
+    pub fn for_openai(mut self, param: Option<&str>, code: Option<&'static str>) -> Problem {
+        let kind = match self.status {
+            401 => "authentication_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            _ => "server_error",
+        };
+        let param = param
+            .map(str::to_string)
+            .or_else(|| self.errors.first().map(|e| e.field.clone()));
+        let mut message = self.detail.clone();
+        for error in &self.errors {
+            message.push_str(&format!("; {}: {}", error.field, error.reason));
+        }
+        self.openai = Some(OpenAiError {
+            message,
+            kind,
+            param,
+            code,
+        });
+        self
     }
 
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Problem {
