@@ -4,3 +4,10 @@
 //!
 //! This module owns model files and inference. It must not touch the store,
 //! the web layer or commerce: callers hand it prompts and get tokens back.
+
+pub mod catalog;
+pub mod cli;
+pub mod manager;
+
+pub use catalog::{Catalog, CatalogModel};
+pub use manager::ModelManager;
