@@ -119,7 +119,8 @@ impl TestServer {
         let mut seen = Vec::new();
         let addr = loop {
             let line = log
-                .recv_timeout(Duration::from_secs(30))
+                // Loading a language model in a debug build takes a while.
+                .recv_timeout(Duration::from_secs(180))
                 .unwrap_or_else(|_| {
                     panic!(
                         "server did not report listening; output so far:\n{}",
@@ -147,6 +148,19 @@ impl TestServer {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
+        }
+    }
+
+    /// Waits until a log line contains `needle`; returns it.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(_) => panic!("no log line with {needle:?} within {timeout:?}"),
+            }
         }
     }
 
