@@ -4,3 +4,5 @@
 //!
 //! This module owns model files and inference. It must not touch the store,
 //! the web layer or commerce: callers hand it prompts and get tokens back.
+
+pub mod tokenizer;

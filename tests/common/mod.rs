@@ -18,36 +18,65 @@ pub fn shopify_exports() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/shopify")
 }
 
+/// Where test models live: $SHOPKEEP_MODELS_DIR, else the user cache.
+fn models_root() -> PathBuf {
+    std::env::var_os("SHOPKEEP_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                .join(".cache/shopkeep/models")
+        })
+}
+
+/// Installs model `name` (a models/fetch.sh NAME) in `dir`.
+fn fetch_model(dir: &Path, name: &str) {
+    // One download at a time: tests in one binary run in parallel.
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fetch.sh");
+    let status = Command::new("sh")
+        .arg(script)
+        .arg("--dest")
+        .arg(dir)
+        .arg(name)
+        .status()
+        .expect("run models/fetch.sh");
+    assert!(
+        status.success(),
+        "models/fetch.sh could not install {name} in {}",
+        dir.display()
+    );
+}
+
 /// The models directory with all-minilm-l6-v2, fetched with models/fetch.sh on
 /// first use when it is not there yet ($SHOPKEEP_MODELS_DIR, else the user cache).
 pub fn models_dir() -> PathBuf {
     static READY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     READY
         .get_or_init(|| {
-            let dir = std::env::var_os("SHOPKEEP_MODELS_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
-                        .join(".cache/shopkeep/models")
-                });
+            let dir = models_root();
             if !dir.join("all-minilm-l6-v2/model.safetensors").is_file() {
-                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fetch.sh");
-                let status = Command::new("sh")
-                    .arg(script)
-                    .arg("--dest")
-                    .arg(&dir)
-                    .arg("all-minilm-l6-v2")
-                    .status()
-                    .expect("run models/fetch.sh");
-                assert!(
-                    status.success(),
-                    "models/fetch.sh could not install all-minilm-l6-v2 in {}",
-                    dir.display()
-                );
+                fetch_model(&dir, "all-minilm-l6-v2");
             }
             dir
         })
         .clone()
+}
+
+/// The GGUF file of a models/fetch.sh model (`qwen2.5-coder-0.5b-q5` or
+/// `gemma3-270m-q4km`), fetched on first use when it is not there yet.
+pub fn model_file(name: &str) -> PathBuf {
+    let file = match name {
+        "qwen2.5-coder-0.5b-q5" => "qwen2.5-coder-0.5b-instruct-q5_0.gguf",
+        "gemma3-270m-q4km" => "gemma-3-270m-q4_k_m.gguf",
+        other => panic!("no GGUF file known for model {other}"),
+    };
+    let dir = models_root();
+    let path = dir.join(file);
+    if !path.is_file() {
+        fetch_model(&dir, name);
+    }
+    path
 }
 
 pub fn fixture(name: &str) -> PathBuf {
