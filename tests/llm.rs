@@ -33,7 +33,11 @@ fn options(id: &str) -> LoadOptions {
 fn engine(id: &'static str) -> &'static Mutex<Engine> {
     static QWEN_ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
     static GEMMA_ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
-    let cell = if id == QWEN { &QWEN_ENGINE } else { &GEMMA_ENGINE };
+    let cell = if id == QWEN {
+        &QWEN_ENGINE
+    } else {
+        &GEMMA_ENGINE
+    };
     cell.get_or_init(|| {
         let path = common::model_file(id);
         Mutex::new(load(&path, &options(id)).expect("the model loads"))
@@ -81,8 +85,14 @@ fn raw_prompt(engine: &Engine, text: &str) -> Vec<u32> {
 
 fn chat_prompt(engine: &Engine, messages: &[ChatMessage], tools: &[ToolSpec]) -> Vec<u32> {
     let frontend = engine.frontend();
-    let text = frontend.template.render(messages, tools, true).expect("renders");
-    frontend.tokenizer.encode(&text, false, true).expect("tokenizes")
+    let text = frontend
+        .template
+        .render(messages, tools, true)
+        .expect("renders");
+    frontend
+        .tokenizer
+        .encode(&text, false, true)
+        .expect("tokenizes")
 }
 
 fn run(engine: &mut Engine, request: &GenerateRequest) -> (Completion, String) {
@@ -98,18 +108,30 @@ fn qwen_answers_a_question_coherently_and_greedy_is_deterministic() {
     let prompt = chat_prompt(
         &engine,
         &[
-            ChatMessage::new(Role::System, "You are a helpful assistant. Answer in one word."),
+            ChatMessage::new(
+                Role::System,
+                "You are a helpful assistant. Answer in one word.",
+            ),
             ChatMessage::new(Role::User, "What is the capital of France?"),
         ],
         &[],
     );
-    let (first, text) = run(&mut engine, &request(prompt.clone(), SamplingParams::greedy(), 8));
+    let (first, text) = run(
+        &mut engine,
+        &request(prompt.clone(), SamplingParams::greedy(), 8),
+    );
     assert!(text.contains("Paris"), "answer: {text:?}");
     assert_eq!(first.finish, FinishReason::Stop, "stops at end of turn");
     engine.clear_prefix_cache();
-    let (_, cold) = run(&mut engine, &request(prompt.clone(), SamplingParams::greedy(), 8));
+    let (_, cold) = run(
+        &mut engine,
+        &request(prompt.clone(), SamplingParams::greedy(), 8),
+    );
     // The third run reuses the whole prompt's cache and must not change a thing.
-    let (cached, warm) = run(&mut engine, &request(prompt.clone(), SamplingParams::greedy(), 8));
+    let (cached, warm) = run(
+        &mut engine,
+        &request(prompt.clone(), SamplingParams::greedy(), 8),
+    );
     assert_eq!(cold, text);
     assert_eq!(warm, text);
     assert_eq!(cached.cached_tokens, prompt.len());
@@ -146,7 +168,10 @@ fn the_same_seed_gives_the_same_text_and_stop_strings_cut_it() {
     let (done, text) = run(&mut engine, &stopped);
     assert_eq!(done.finish, FinishReason::Stop);
     assert!(text.starts_with(" 7, 8"), "{text:?}");
-    assert!(!text.contains('9'), "the stop string and what follows are cut: {text:?}");
+    assert!(
+        !text.contains('9'),
+        "the stop string and what follows are cut: {text:?}"
+    );
 }
 
 #[test]
@@ -161,13 +186,19 @@ fn a_shared_system_prompt_is_not_computed_twice() {
         ];
         let full = chat_prompt(engine, &messages, &[]);
         let frontend = engine.frontend();
-        let head = frontend.template.render(&messages[..1], &[], false).unwrap();
+        let head = frontend
+            .template
+            .render(&messages[..1], &[], false)
+            .unwrap();
         let head = frontend.tokenizer.encode(&head, false, true).unwrap();
         let shared = head.iter().zip(&full).take_while(|(a, b)| a == b).count();
         (full, shared)
     };
     let (first, shared) = ask(&engine, "Do you sell oat milk?");
-    assert!(shared > 150, "the system prompt is the shared part ({shared} tokens)");
+    assert!(
+        shared > 150,
+        "the system prompt is the shared part ({shared} tokens)"
+    );
     let mut req = request(first, SamplingParams::greedy(), 1);
     req.shared_prefix = shared;
     let (cold, _) = run(&mut engine, &req);
@@ -176,7 +207,11 @@ fn a_shared_system_prompt_is_not_computed_twice() {
     let mut req = request(second, SamplingParams::greedy(), 1);
     req.shared_prefix = shared;
     let (warm, _) = run(&mut engine, &req);
-    assert!(warm.cached_tokens >= shared, "reused {} of {shared}", warm.cached_tokens);
+    assert!(
+        warm.cached_tokens >= shared,
+        "reused {} of {shared}",
+        warm.cached_tokens
+    );
 }
 
 #[test]
@@ -191,7 +226,11 @@ fn a_client_that_goes_away_cancels_the_generation() {
         .generate(&request(prompt, SamplingParams::greedy(), 64), &mut sink)
         .unwrap();
     assert_eq!(done.finish, FinishReason::Cancelled);
-    assert!(done.completion_tokens < 10, "{} tokens", done.completion_tokens);
+    assert!(
+        done.completion_tokens < 10,
+        "{} tokens",
+        done.completion_tokens
+    );
 }
 
 fn shop_tools() -> Vec<ToolSpec> {
@@ -254,7 +293,9 @@ fn check_call(call: &Value) -> Result<(), String> {
         }
         Some("add_to_cart") => {
             args["product"].as_str().ok_or("product is not a string")?;
-            let quantity = args["quantity"].as_i64().ok_or("quantity is not an integer")?;
+            let quantity = args["quantity"]
+                .as_i64()
+                .ok_or("quantity is not an integer")?;
             if !(1..=99).contains(&quantity) {
                 return Err(format!("quantity {quantity} is out of range"));
             }
@@ -269,7 +310,13 @@ fn constrained_tool_calls_always_parse_100_of_100() {
     let mut engine = engine(QWEN).lock().unwrap();
     let tools = shop_tools();
     let grammar = tool_call_grammar(&tools);
-    let items = ["oat milk", "sourdough", "brie", "olive oil", "espresso beans"];
+    let items = [
+        "oat milk",
+        "sourdough",
+        "brie",
+        "olive oil",
+        "espresso beans",
+    ];
     let asks = [
         "Find me {} under $12",
         "Add {n} {} to my cart",
@@ -286,10 +333,18 @@ fn constrained_tool_calls_always_parse_100_of_100() {
         let mut text = engine
             .frontend()
             .template
-            .render(&[system.clone(), ChatMessage::new(Role::User, ask.clone())], &tools, true)
+            .render(
+                &[system.clone(), ChatMessage::new(Role::User, ask.clone())],
+                &tools,
+                true,
+            )
             .unwrap();
         text.push_str(TOOL_CALL_TAGS.open);
-        let prompt = engine.frontend().tokenizer.encode(&text, false, true).unwrap();
+        let prompt = engine
+            .frontend()
+            .tokenizer
+            .encode(&text, false, true)
+            .unwrap();
         let mut req = request(
             prompt,
             SamplingParams {
@@ -314,7 +369,11 @@ fn constrained_tool_calls_always_parse_100_of_100() {
             failures.push(format!("{ask}: {why} in {json}"));
         }
     }
-    assert!(failures.is_empty(), "{} of 100 failed: {failures:#?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of 100 failed: {failures:#?}",
+        failures.len()
+    );
 }
 
 #[test]
@@ -325,7 +384,11 @@ fn broken_files_and_models_that_do_not_fit_are_clear_errors() {
     let bytes = std::fs::read(&real).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
     let garbage = dir.path().join("garbage.gguf");
-    std::fs::write(&garbage, b"GGUF\x03\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff").unwrap();
+    std::fs::write(
+        &garbage,
+        b"GGUF\x03\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff",
+    )
+    .unwrap();
     let empty = dir.path().join("empty.gguf");
     std::fs::write(&empty, b"").unwrap();
     for path in [&truncated, &garbage, &empty] {
@@ -336,7 +399,10 @@ fn broken_files_and_models_that_do_not_fit_are_clear_errors() {
         }
     }
     let missing: PathBuf = dir.path().join("missing.gguf");
-    assert!(matches!(load(&missing, &options("x")), Err(LoadError::Open { .. })));
+    assert!(matches!(
+        load(&missing, &options("x")),
+        Err(LoadError::Open { .. })
+    ));
 
     let tight = LoadOptions {
         max_memory_mb: Some(100),
@@ -345,7 +411,9 @@ fn broken_files_and_models_that_do_not_fit_are_clear_errors() {
     let error = load(&real, &tight).err().expect("refused");
     let text = error.to_string();
     assert!(
-        matches!(error, LoadError::TooBig { .. }) && text.contains("free tier") && text.contains("100 MB"),
+        matches!(error, LoadError::TooBig { .. })
+            && text.contains("free tier")
+            && text.contains("100 MB"),
         "{text}"
     );
 }

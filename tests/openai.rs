@@ -44,14 +44,20 @@ fn the_official_openai_python_client_works_against_the_server() {
     let server = start(&[]);
     server.wait_for_search();
     let output = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_client.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/openai_client.py"
+        ))
         .env("SHOPKEEP_BASE", server.url("/v1"))
         .env("SHOPKEEP_KEY", &server.admin_key)
         .env("SHOPKEEP_MODEL", MODEL)
         .output()
         .expect("python3 runs (the openai package is installed by .ci/run)");
     let report = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "openai client tests failed:\n{report}");
+    assert!(
+        output.status.success(),
+        "openai client tests failed:\n{report}"
+    );
     assert!(report.contains("OK"), "{report}");
 }
 
@@ -97,9 +103,16 @@ fn a_full_queue_answers_429_with_retry_after_and_a_hang_up_cancels() {
         })
     };
     std::thread::sleep(Duration::from_millis(500));
-    let refused = chat(&server, json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}));
+    let refused = chat(
+        &server,
+        json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}),
+    );
     assert_eq!(refused.status(), 429);
-    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after >= 1);
     let body: Value = refused.json().unwrap();
     assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
@@ -119,9 +132,15 @@ fn a_model_that_does_not_fit_leaves_the_shop_on_the_free_tier() {
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["model"]["status"], "degraded");
     let reason = ready["model"]["reason"].as_str().unwrap();
-    assert!(reason.contains("100 MB") && reason.contains("free tier"), "{reason}");
+    assert!(
+        reason.contains("100 MB") && reason.contains("free tier"),
+        "{reason}"
+    );
     assert_eq!(ready["tier"]["active"], "free");
-    let response = chat(&server, json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}));
+    let response = chat(
+        &server,
+        json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}),
+    );
     let problem = common::assert_problem(response, 404);
     assert_eq!(problem["error"]["code"], "model_not_found", "{problem}");
 }
