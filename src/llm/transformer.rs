@@ -567,7 +567,7 @@ const Q5_0_BLOCK: usize = 22;
 const Q8_0_BLOCK: usize = 34;
 
 fn q5_0_to_q8_0(q5: &[u8]) -> Result<Vec<u8>> {
-    if q5.len() % Q5_0_BLOCK != 0 {
+    if !q5.len().is_multiple_of(Q5_0_BLOCK) {
         candle_core::bail!("Q5_0 data of {} bytes is not whole blocks", q5.len());
     }
     let mut q8 = Vec::with_capacity(q5.len() / Q5_0_BLOCK * Q8_0_BLOCK);

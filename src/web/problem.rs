@@ -32,9 +32,10 @@ pub struct Problem {
     /// The same error in the shape OpenAI clients read (`/v1/*` routes only).
     #[serde(rename = "error", skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
-    pub openai: Option<OpenAiError>,
+    pub openai: Option<Box<OpenAiError>>,
     #[serde(skip)]
-    retry_after: Option<u64>,
+    // u32 keeps `Problem` small enough to return by value everywhere.
+    retry_after: Option<u32>,
 }
 
 /// OpenAI's error object: `{"error": {"message", "type", "param", "code"}}`.
@@ -91,7 +92,7 @@ impl Problem {
     /// 429 with how long to wait.
     pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: u64) -> Problem {
         let mut problem = Problem::new(StatusCode::TOO_MANY_REQUESTS, detail);
-        problem.retry_after = Some(retry_after_secs);
+        problem.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
         problem
     }
 
@@ -111,18 +112,18 @@ impl Problem {
         for error in &self.errors {
             message.push_str(&format!("; {}: {}", error.field, error.reason));
         }
-        self.openai = Some(OpenAiError {
+        self.openai = Some(Box::new(OpenAiError {
             message,
             kind,
             param,
             code,
-        });
+        }));
         self
     }
 
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Problem {
         let mut problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail);
-        problem.retry_after = Some(retry_after_secs);
+        problem.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
         problem
     }
 }
