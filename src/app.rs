@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpServer, web};
 
@@ -53,6 +53,23 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("server stopped with an error: {0}")]
     Server(std::io::Error),
+}
+
+/// The store once every other holder has let go. actix's worker threads drop
+/// their copy of the app state a moment after the server future ends (later
+/// on a busy machine), so wait a little rather than skip the clean close.
+fn sole_owner(mut store: Arc<Store>, patience: Duration) -> Result<Store, Arc<Store>> {
+    let deadline = Instant::now() + patience;
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(store) => return Ok(store),
+            Err(shared) if Instant::now() < deadline => {
+                store = shared;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(shared) => return Err(shared),
+        }
+    }
 }
 
 /// Loads the configured chat model and starts its worker. A model that
@@ -178,7 +195,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         );
     }
     drop(search);
-    match Arc::try_unwrap(store) {
+    match sole_owner(store, Duration::from_secs(5)) {
         Ok(store) => store.close()?,
         Err(_) => tracing::warn!(
             "database still in use at exit; SQLite will recover the WAL on next start"

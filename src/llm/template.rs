@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn python_string_methods_work_in_model_templates() {
         let template = ChatTemplate::compile(
-            "{% for m in messages %}{{ m.content.strip() }}{% if m.content.startswith('a') %}!{% endif %}{% endfor %}",
+            "{% for m in messages %}{{ m.content.strip() }}{% if m.content.strip().startswith('a') %}!{% endif %}{% endfor %}",
             "",
             "",
         )

@@ -642,20 +642,11 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
-        let a: Vec<f32> = q5
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let b: Vec<f32> = q8
-            .dequantize(&Device::Cpu)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let values = |t: &QTensor| -> Vec<f32> {
+            let all = t.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap();
+            all.to_vec1().unwrap()
+        };
+        let (a, b) = (values(&q5), values(&q8));
         assert_eq!(a, b);
     }
 
