@@ -30,6 +30,9 @@ use super::transformer::{Hparams, KvCache, Transformer};
 const PREFILL_CHUNK: usize = 256;
 /// How many prompt prefixes keep their KV cache.
 const PREFIX_CACHE_ENTRIES: usize = 4;
+/// Small models asked to call a tool often answer with a fenced JSON block
+/// instead of their trained tags; at the start of a reply it opens a call too.
+const FENCED_JSON: &str = "```json";
 /// Samples rejected by the grammar before the full token mask is computed.
 const GRAMMAR_REJECTIONS_BEFORE_MASK: usize = 16;
 
@@ -592,6 +595,7 @@ impl<'a> Run<'a> {
             Some(c) if c.mode != ConstraintMode::AfterToolTag => Some(c.grammar.matcher()),
             Some(_) => {
                 markers.push(TOOL_CALL_TAGS.open.trim_end().to_string());
+                markers.push(FENCED_JSON.to_string());
                 None
             }
             None => None,
@@ -707,15 +711,27 @@ impl<'a> Run<'a> {
                     }
                 }
                 Release::Marker { before, marker } => {
-                    if !before.is_empty() {
-                        self.text.push_str(&before);
-                        sink.text(&before);
+                    let fenced_in_prose = self.stream.markers()[marker] == FENCED_JSON
+                        && !(self.text.trim().is_empty() && before.trim().is_empty());
+                    let shown = if fenced_in_prose {
+                        // A code block inside an answer is prose, not a call.
+                        format!("{before}{FENCED_JSON}")
+                    } else {
+                        before
+                    };
+                    if !shown.is_empty() {
+                        self.text.push_str(&shown);
+                        if !sink.text(&shown) {
+                            return Some(FinishReason::Cancelled);
+                        }
                     }
                     if marker < self.stop_count {
                         return Some(FinishReason::Stop);
                     }
-                    // The tool tag opened: from here on the output is a call.
-                    self.matcher = self.constraint.map(|c| c.grammar.matcher());
+                    if !fenced_in_prose {
+                        // A tool tag opened the reply: from here on it is a call.
+                        self.matcher = self.constraint.map(|c| c.grammar.matcher());
+                    }
                 }
             }
         }

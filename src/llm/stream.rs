@@ -44,7 +44,8 @@ impl TextStream {
         self.decode_partial();
         if let Some((at, marker)) = self.first_marker() {
             let before = self.held[..at].to_string();
-            self.held.clear();
+            // What follows the marker stays for the next release.
+            self.held.drain(..at + self.markers[marker].len());
             return Release::Marker { before, marker };
         }
         let keep = self.longest_marker_prefix_suffix();
@@ -163,6 +164,19 @@ mod tests {
                 marker: 0
             }
         );
+    }
+
+    #[test]
+    fn text_after_a_marker_is_kept_for_later() {
+        let mut stream = TextStream::new(vec!["```json".into()]);
+        assert_eq!(
+            stream.push(b"ok ```json{"),
+            Release::Marker {
+                before: "ok ".into(),
+                marker: 0
+            }
+        );
+        assert_eq!(text(stream.push(b"}")), "{}");
     }
 
     #[test]

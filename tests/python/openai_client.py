@@ -133,6 +133,37 @@ class Chat(unittest.TestCase):
         else:
             self.assertIsInstance(arguments["query"], str)
 
+    def test_with_tool_choice_auto_the_model_decides(self):
+        def ask(text, stream=False):
+            return client.chat.completions.create(
+                model=MODEL,
+                messages=[{"role": "user", "content": text}],
+                tools=TOOLS,
+                temperature=0,
+                max_tokens=64,
+                stream=stream,
+            )
+
+        wants_a_tool = ask("Put 3 jars of honey in my cart.").choices[0]
+        self.assertEqual(wants_a_tool.finish_reason, "tool_calls")
+        call = wants_a_tool.message.tool_calls[0]
+        self.assertEqual(call.function.name, "add_to_cart")
+        self.assertEqual(json.loads(call.function.arguments)["quantity"], 3)
+
+        chat = ask("Hello, how are you?").choices[0]
+        self.assertEqual(chat.finish_reason, "stop")
+        self.assertFalse(chat.message.tool_calls)
+        self.assertTrue(chat.message.content.strip())
+
+        streamed_calls, finish = [], None
+        for chunk in ask("Put 3 jars of honey in my cart.", stream=True):
+            for choice in chunk.choices:
+                streamed_calls.extend(choice.delta.tool_calls or [])
+                finish = choice.finish_reason or finish
+        self.assertEqual(finish, "tool_calls")
+        self.assertEqual(streamed_calls[0].function.name, "add_to_cart")
+        self.assertEqual(streamed_calls[0].function.arguments, call.function.arguments)
+
     def test_a_named_tool_is_the_one_called(self):
         reply = client.chat.completions.create(
             model=MODEL,
