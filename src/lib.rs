@@ -1,6 +1,6 @@
 //! shopkeep: a self-hosted AI shop assistant in one binary.
 //!
-//! Data flows one way: `web` → (`catalog`, `search`, `access`, `ops`) → `store`.
+//! Data flows one way: `web` → (`catalog`, `search`, `llm`, `access`, `ops`) → `store`.
 //!
 //! - [`config`]: the typed configuration and the only reader of the environment.
 //! - [`store`]: SQLite — connections, migrations, queries.
