@@ -6,6 +6,7 @@
 //! the web layer or commerce: callers hand it prompts and get tokens back.
 
 pub mod catalog;
+pub mod cpu;
 pub mod cli;
 pub mod grammar;
 pub mod local;

@@ -1,0 +1,1 @@
+//! Q8_0 / Q4_0 / Q5_0 kernels: placeholder, being written.
