@@ -17,6 +17,7 @@ use crate::access::Access;
 use crate::catalog::demo;
 use crate::config::Config;
 use crate::llm::local::LoadOptions;
+use crate::llm::transformer::Kernels;
 use crate::llm::worker::ModelWorker;
 use crate::ops::health::LlmStatus;
 use crate::ops::metrics::Metrics;
@@ -93,11 +94,13 @@ fn start_chat_model(config: &Config) -> (Option<ModelWorker>, LlmStatus) {
         Ok(path) => path,
         Err(reason) => return failed(reason),
     };
+    crate::llm::cpu::pool::configure(config.llm.threads);
     let options = LoadOptions {
         id: id.clone(),
         context: config.llm.context,
         max_memory_mb: config.llm.max_memory_mb,
         fallback_tier: "free",
+        kernels: Kernels::Fast,
     };
     let engine = match crate::llm::local::load(&path, &options) {
         Ok(engine) => engine,

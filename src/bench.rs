@@ -755,12 +755,59 @@ fn long_system_prompt(tokenizer: &crate::llm::tokenizer::GgufTokenizer, tokens: 
     text
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Prefill and decode tokens/s of llama.cpp's `llama-bench` on `model`.
+fn run_llama_bench(
+    llama_bench: &Path,
+    model: &Path,
+    threads: usize,
+    prompt: usize,
+) -> Result<(f64, f64), String> {
+    let output = std::process::Command::new(llama_bench)
+        .arg("-m")
+        .arg(model)
+        .args(["-t", &threads.to_string(), "-p", &prompt.to_string()])
+        .args(["-n", "64", "-r", "3", "-o", "json"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", llama_bench.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            llama_bench.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("llama-bench printed no JSON list of runs: {e}"))?;
+    let speed = |generating: bool| {
+        runs.iter()
+            .find(|run| (run["n_gen"].as_u64().unwrap_or(0) > 0) == generating)
+            .and_then(|run| run["avg_ts"].as_f64())
+            .ok_or_else(|| "llama-bench output lacks avg_ts".to_string())
+    };
+    Ok((speed(false)?, speed(true)?))
+}
+
 /// Load time, prefill and decode speed, time to first token with and without
 /// the prefix cache, and peak memory of a local model.
-pub fn llm_benchmark(models_dir: &Path, id: &str, context: usize) -> Result<String, String> {
+///
+/// With `llama_bench` (the path of llama.cpp's `llama-bench`), the same file
+/// is measured by llama.cpp in the same run with the same thread count, and
+/// the ratios are printed.
+pub fn llm_benchmark(
+    models_dir: &Path,
+    id: &str,
+    context: usize,
+    llama_bench: Option<&Path>,
+) -> Result<String, String> {
     use crate::llm::local::{GenerateRequest, LoadOptions, load};
     use crate::llm::sampler::SamplingParams;
     use crate::llm::template::{ChatMessage, Role};
+    use crate::llm::transformer::Kernels;
 
     let path = crate::llm::locate_model(models_dir, id)?;
     let options = LoadOptions {
@@ -768,6 +815,7 @@ pub fn llm_benchmark(models_dir: &Path, id: &str, context: usize) -> Result<Stri
         context,
         max_memory_mb: None,
         fallback_tier: "free",
+        kernels: Kernels::Fast,
     };
     let started = Instant::now();
     let mut engine = load(&path, &options).map_err(|e| e.to_string())?;
@@ -788,38 +836,61 @@ pub fn llm_benchmark(models_dir: &Path, id: &str, context: usize) -> Result<Stri
         constraint: None,
     };
     let mut out = format!(
-        "model {id} ({}), {} MB file, device {}, {} threads\nload: {:.2} s\n",
+        "model {id} ({}), {} MB file, device {}\nload: {:.2} s\n",
         frontend.info.family,
         frontend.info.file_bytes / 1_000_000,
         frontend.info.device,
-        candle_core::utils::get_num_threads(),
         load_time.as_secs_f64()
     );
 
     // Prefill: a 200-token prompt, no cache; decode: 64 tokens after it.
+    // The median of three runs of each.
     let system = long_system_prompt(&frontend.tokenizer, 200);
     let mut prompt = encode(&system)?;
     prompt.truncate(200);
-    let done = engine
-        .generate(&request(prompt.clone(), 0, 1), &mut Discard)
-        .map_err(|e| e.to_string())?;
-    out.push_str(&format!(
-        "prefill: {} tokens in {:.2} s = {:.1} tokens/s\n",
-        prompt.len(),
-        done.prefill.as_secs_f64(),
-        prompt.len() as f64 / done.prefill.as_secs_f64()
-    ));
-    engine.clear_prefix_cache();
     let story = encode("Write a long story about a grocer who loves cheese.\n")?;
-    let done = engine
-        .generate(&request(story, 0, 64), &mut Discard)
-        .map_err(|e| e.to_string())?;
+    reset_peak_rss();
+    let (mut prefill, mut decode) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        engine.clear_prefix_cache();
+        let done = engine
+            .generate(&request(prompt.clone(), 0, 1), &mut Discard)
+            .map_err(|e| e.to_string())?;
+        prefill.push(prompt.len() as f64 / done.prefill.as_secs_f64());
+        engine.clear_prefix_cache();
+        let done = engine
+            .generate(&request(story.clone(), 0, 64), &mut Discard)
+            .map_err(|e| e.to_string())?;
+        decode.push(done.completion_tokens as f64 / done.decode.as_secs_f64());
+    }
+    let generation_peak = peak_rss_bytes();
+    let (prefill, decode) = (median(&mut prefill), median(&mut decode));
     out.push_str(&format!(
-        "decode: {} tokens in {:.2} s = {:.1} tokens/s\n",
-        done.completion_tokens,
-        done.decode.as_secs_f64(),
-        done.completion_tokens as f64 / done.decode.as_secs_f64()
+        "prefill: {} tokens, {prefill:.1} tokens/s (median of 3)\ndecode: 64 tokens, {decode:.1} tokens/s (median of 3)\n",
+        prompt.len()
     ));
+    let info = &frontend.info;
+    let budget = info.file_bytes + info.kv_bytes_per_token * info.context as u64;
+    if let Some(peak) = generation_peak {
+        out.push_str(&format!(
+            "peak RSS while generating: {} MB = {:.2}x (model file + {}-token KV cache = {} MB)\n",
+            peak / 1_000_000,
+            peak as f64 / budget as f64,
+            info.context,
+            budget / 1_000_000
+        ));
+    }
+    if let Some(llama_bench) = llama_bench {
+        let threads = crate::llm::cpu::pool::global().threads();
+        let (their_prefill, their_decode) =
+            run_llama_bench(llama_bench, &info.path, threads, prompt.len())?;
+        out.push_str(&format!(
+            "llama.cpp llama-bench, same file, {threads} threads: prefill {their_prefill:.1} tokens/s, decode {their_decode:.1} tokens/s\n\
+             ratio to llama.cpp: prefill {:.2}x, decode {:.2}x\n",
+            prefill / their_prefill,
+            decode / their_decode
+        ));
+    }
 
     // Time to first token for two chats sharing a ~1,000-token system prompt.
     engine.clear_prefix_cache();
@@ -858,10 +929,6 @@ pub fn llm_benchmark(models_dir: &Path, id: &str, context: usize) -> Result<Stri
         second.cached_tokens,
         ttft(second.time_to_first_token),
         first.time_to_first_token.as_secs_f64() / second.time_to_first_token.as_secs_f64()
-    ));
-    out.push_str(&format!(
-        "peak RSS: {} MB\n",
-        peak_rss_bytes().map_or("unknown".into(), |b| (b / 1_000_000).to_string())
     ));
     Ok(out)
 }

@@ -118,6 +118,11 @@ pub const KEYS: &[KeySpec] = &[
         default: "0",
         help: "most memory the local model may use, in MB; 0 means what the machine has available",
     },
+    KeySpec {
+        name: "llm.threads",
+        default: "0",
+        help: "CPU threads the local model computes on; 0 means one per physical core",
+    },
 ];
 
 /// Where a value came from, so errors can say which file or variable to fix.
@@ -202,6 +207,8 @@ pub struct LlmSettings {
     pub context: usize,
     pub queue: usize,
     pub max_memory_mb: Option<u64>,
+    /// Threads for the CPU kernels; 0 means one per physical core.
+    pub threads: usize,
 }
 
 /// `SHOPKEEP_<KEY>`, with the dots of sectioned keys (`llm.model`) as underscores.
@@ -366,6 +373,7 @@ impl Config {
                 queue: parse("llm.queue").with(|v| number(v, 1, 1024))?,
                 max_memory_mb: parse("llm.max_memory_mb")
                     .with(|v| number(v, 0, 1 << 30).map(|mb| (mb > 0).then_some(mb as u64)))?,
+                threads: parse("llm.threads").with(|v| number(v, 0, 1024))?,
             },
             origins: values.clone(),
         })

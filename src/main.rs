@@ -119,6 +119,12 @@ enum BenchAction {
         model: String,
         #[arg(long, default_value_t = 4096)]
         context: usize,
+        /// CPU threads (0: one per physical core, as `llm.threads`).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// llama.cpp's `llama-bench`, to measure the same file beside ours.
+        #[arg(long)]
+        llama_bench: Option<std::path::PathBuf>,
     },
 }
 
@@ -211,8 +217,19 @@ fn main() -> ExitCode {
                         alpha,
                     )
                 }
-                BenchAction::Llm { model, context } => {
-                    shopkeep::bench::llm_benchmark(&config.models_dir(), &model, context)
+                BenchAction::Llm {
+                    model,
+                    context,
+                    threads,
+                    llama_bench,
+                } => {
+                    shopkeep::llm::cpu::pool::configure(threads.unwrap_or(config.llm.threads));
+                    shopkeep::bench::llm_benchmark(
+                        &config.models_dir(),
+                        &model,
+                        context,
+                        llama_bench.as_deref(),
+                    )
                 }
             };
             report.map(|text| println!("{text}"))

@@ -16,6 +16,7 @@ use shopkeep::llm::local::{
 };
 use shopkeep::llm::sampler::SamplingParams;
 use shopkeep::llm::template::{ChatMessage, FunctionSpec, Role, TOOL_CALL_TAGS, ToolSpec};
+use shopkeep::llm::transformer::Kernels;
 
 const QWEN: &str = "qwen2.5-coder-0.5b-instruct";
 const GEMMA: &str = "gemma-3-270m";
@@ -26,6 +27,7 @@ fn options(id: &str) -> LoadOptions {
         context: 2048,
         max_memory_mb: None,
         fallback_tier: "free",
+        kernels: Kernels::Fast,
     }
 }
 

@@ -23,7 +23,7 @@ use super::sampler::{Sampler, SamplingParams};
 use super::stream::{Release, TextStream};
 use super::template::{ChatTemplate, TOOL_CALL_TAGS};
 use super::tokenizer::GgufTokenizer;
-use super::transformer::{Hparams, KvCache, Transformer};
+use super::transformer::{Hparams, Kernels, KvCache, Transformer};
 
 /// Prompts are run through the model in pieces of at most this many tokens,
 /// so the attention scores of a long prompt never need more than a few MB.
@@ -96,6 +96,8 @@ pub struct ModelInfo {
     pub device: String,
     pub load_ms: u64,
     pub estimated_memory_mb: u64,
+    /// Bytes of KV cache one token of context takes.
+    pub kv_bytes_per_token: u64,
 }
 
 /// What request handlers need from a model: the tokenizer and chat template.
@@ -128,6 +130,8 @@ pub struct LoadOptions {
     pub max_memory_mb: Option<u64>,
     /// The tier the shop falls back to when the model cannot load (for the error).
     pub fallback_tier: &'static str,
+    /// Whose mat-mul kernels run the model (tests pick the reference).
+    pub kernels: Kernels,
 }
 
 /// A saved model state after a prompt prefix.
@@ -195,8 +199,15 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Engine, LoadError> {
     }
 
     let device = select_device()?;
-    let model =
-        Transformer::load(&content, &mut reader, family, context, &device).map_err(corrupt)?;
+    let model = Transformer::load(
+        &content,
+        &mut reader,
+        family,
+        context,
+        &device,
+        options.kernels,
+    )
+    .map_err(corrupt)?;
     let info = ModelInfo {
         id: options.id.clone(),
         family,
@@ -207,6 +218,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Engine, LoadError> {
         device: device_name(&device),
         load_ms: started.elapsed().as_millis() as u64,
         estimated_memory_mb: estimated / 1_000_000,
+        kv_bytes_per_token: hparams.kv_bytes_per_token() as u64,
     };
     tracing::info!(model = %info.id, family = %family, device = %info.device, context, load_ms = info.load_ms, "model loaded");
     Ok(Engine {
@@ -253,13 +265,9 @@ fn select_device() -> Result<Device, LoadError> {
 fn device_name(device: &Device) -> String {
     match device {
         Device::Cpu => format!(
-            "cpu ({} threads{})",
-            candle_core::utils::get_num_threads(),
-            if candle_core::utils::with_avx() {
-                ", avx"
-            } else {
-                ""
-            }
+            "cpu ({} threads, {} kernels)",
+            crate::llm::cpu::pool::global().threads(),
+            crate::llm::cpu::quant::Isa::best().name()
         ),
         Device::Cuda(_) => "cuda:0".into(),
         Device::Metal(_) => "metal".into(),

@@ -6,8 +6,8 @@
 //! the web layer or commerce: callers hand it prompts and get tokens back.
 
 pub mod catalog;
-pub mod cpu;
 pub mod cli;
+pub mod cpu;
 pub mod grammar;
 pub mod local;
 pub mod manager;

@@ -1,5 +1,6 @@
 //! The decoder-only transformer behind every local model family, built from
-//! candle tensors and candle's quantized matrix multiplication.
+//! candle tensors; its mat-muls run on our CPU kernels (`llm::cpu`) or, on a
+//! GPU and for the reference path, candle's quantized matrix multiplication.
 //!
 //! One definition covers Qwen2 (biased q/k/v projections, NeoX rotary
 //! embedding), Llama (interleaved rotary embedding, as GGUF stores it) and
@@ -11,7 +12,7 @@
 //! This module reads tensors and computes logits; it knows nothing of tokens'
 //! meaning, sampling or requests.
 
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor, ggml_file, gguf_file};
@@ -20,6 +21,8 @@ use candle_nn::ops::{rms_norm, silu, softmax_last_dim};
 use candle_nn::rotary_emb::{rope, rope_i};
 
 use super::Family;
+use super::cpu::ops::{Gate, gated};
+use super::cpu::{PackedMatrix, QLinear, weight_type_of};
 
 /// The shape of a model, read from GGUF metadata.
 #[derive(Debug, Clone)]
@@ -135,18 +138,38 @@ impl KvCache {
     }
 }
 
+/// Which mat-mul code runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// shopkeep's own CPU kernels (`llm::cpu`) where the weight format has
+    /// them; candle's otherwise and on a GPU.
+    Fast,
+    /// candle's quantized matmul throughout: the reference the fast path is
+    /// tested against.
+    Reference,
+}
+
 /// A linear layer: quantized weights and an optional f32 bias.
-struct Linear {
-    weight: QMatMul,
-    bias: Option<Tensor>,
+enum Linear {
+    /// Our CPU kernels; the bias is added inside.
+    Fast(QLinear),
+    Candle {
+        weight: QMatMul,
+        bias: Option<Tensor>,
+    },
 }
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.weight.forward(x)?;
-        match &self.bias {
-            Some(bias) => y.broadcast_add(bias),
-            None => Ok(y),
+        match self {
+            Linear::Fast(layer) => layer.forward_tensor(x),
+            Linear::Candle { weight, bias } => {
+                let y = weight.forward(x)?;
+                match bias {
+                    Some(bias) => y.broadcast_add(bias),
+                    None => Ok(y),
+                }
+            }
         }
     }
 }
@@ -161,9 +184,9 @@ struct Layer {
     k_norm: Option<Tensor>,
     post_attn_norm: Option<Tensor>,
     ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     post_ffn_norm: Option<Tensor>,
     /// Sliding-window size for this layer (Gemma 3 local layers).
     window: Option<usize>,
@@ -195,37 +218,178 @@ impl Rope {
 }
 
 /// Token embeddings kept quantized; rows are dequantized as they are looked
-/// up, which saves the hundreds of MB a full f32 table of a 150k vocabulary takes.
-struct Embeddings {
-    /// The table on the CPU (shared with a tied output projection there).
-    table: Arc<QTensor>,
-    dtype: GgmlDType,
-    row_bytes: usize,
-    width: usize,
-    rows: usize,
+/// up, which saves the hundreds of MB a full f32 table of a 150k vocabulary
+/// takes. The table stays on the CPU whatever the device.
+enum Embeddings {
+    /// A format with kernels here; shared with a tied output projection.
+    Packed(Arc<PackedMatrix>),
+    /// Any other format, through candle's dequantization.
+    Candle {
+        table: QTensor,
+        row_bytes: usize,
+        width: usize,
+        rows: usize,
+    },
 }
 
 impl Embeddings {
-    fn lookup(&self, tokens: &[u32], device: &Device) -> Result<Tensor> {
-        let raw = self.table.data()?;
-        let mut bytes = Vec::with_capacity(tokens.len() * self.row_bytes);
-        for &token in tokens {
-            let row = token as usize;
-            if row >= self.rows {
-                candle_core::bail!(
-                    "token id {token} is outside the vocabulary of {}",
-                    self.rows
-                );
-            }
-            bytes.extend_from_slice(&raw[row * self.row_bytes..(row + 1) * self.row_bytes]);
+    fn rows(&self) -> usize {
+        match self {
+            Embeddings::Packed(table) => table.rows(),
+            Embeddings::Candle { rows, .. } => *rows,
         }
-        let rows = ggml_file::qtensor_from_ggml(
-            self.dtype,
-            &bytes,
-            vec![tokens.len(), self.width],
-            &Device::Cpu,
-        )?;
-        rows.dequantize(&Device::Cpu)?.to_device(device)
+    }
+
+    fn lookup(&self, tokens: &[u32], device: &Device) -> Result<Tensor> {
+        let rows = self.rows();
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= rows) {
+            candle_core::bail!("token id {token} is outside the vocabulary of {rows}");
+        }
+        let values = match self {
+            Embeddings::Packed(table) => {
+                let width = table.columns();
+                let mut values = vec![0f32; tokens.len() * width];
+                for (&token, out) in tokens.iter().zip(values.chunks_exact_mut(width)) {
+                    table.dequantize_row(token as usize, out);
+                }
+                Tensor::from_vec(values, (tokens.len(), width), &Device::Cpu)?
+            }
+            Embeddings::Candle {
+                table,
+                row_bytes,
+                width,
+                ..
+            } => {
+                let raw = table.data()?;
+                let mut bytes = Vec::with_capacity(tokens.len() * row_bytes);
+                for &token in tokens {
+                    let row = token as usize;
+                    bytes.extend_from_slice(&raw[row * row_bytes..(row + 1) * row_bytes]);
+                }
+                let dtype = table.dtype();
+                ggml_file::qtensor_from_ggml(
+                    dtype,
+                    &bytes,
+                    vec![tokens.len(), *width],
+                    &Device::Cpu,
+                )?
+                .dequantize(&Device::Cpu)?
+            }
+        };
+        values.to_device(device)
+    }
+}
+
+/// Reads a model's tensors from its GGUF file, as our packed CPU matrices
+/// where the kernels allow, as candle tensors otherwise.
+struct Loader<'a, R> {
+    content: &'a gguf_file::Content,
+    reader: &'a mut R,
+    device: &'a Device,
+    fast: bool,
+}
+
+impl<R: Read + Seek> Loader<'_, R> {
+    fn has(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    fn tensor(&mut self, name: &str) -> Result<QTensor> {
+        self.content.tensor(self.reader, name, self.device)
+    }
+
+    /// A norm weight or bias, as f32 on the device.
+    fn vector(&mut self, name: &str) -> Result<Tensor> {
+        self.tensor(name)?.dequantize(self.device)
+    }
+
+    fn optional_vector(&mut self, name: &str) -> Result<Option<Tensor>> {
+        if self.has(name) {
+            self.vector(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The tensor's GGUF bytes as a packed matrix, when its format has
+    /// kernels here.
+    fn packed(&mut self, name: &str) -> Result<Option<Arc<PackedMatrix>>> {
+        let Some(info) = self.content.tensor_infos.get(name) else {
+            candle_core::bail!("tensor {name} is missing");
+        };
+        let Some(kind) = weight_type_of(info.ggml_dtype) else {
+            return Ok(None);
+        };
+        let (rows, columns) = info.shape.dims2()?;
+        let dtype = info.ggml_dtype;
+        let size = info.shape.elem_count() / dtype.block_size() * dtype.type_size();
+        let mut bytes = vec![0u8; size];
+        self.reader.seek(SeekFrom::Start(
+            self.content.tensor_data_offset + info.offset,
+        ))?;
+        self.reader.read_exact(&mut bytes)?;
+        let matrix = PackedMatrix::new(kind, rows, columns, bytes)
+            .map_err(|e| candle_core::Error::msg(format!("{name}: {e}")))?;
+        Ok(Some(Arc::new(matrix)))
+    }
+
+    /// `{prefix}.weight` with `{prefix}.bias` when the file has one.
+    fn linear(&mut self, prefix: &str) -> Result<Linear> {
+        let weight_name = format!("{prefix}.weight");
+        let bias_name = format!("{prefix}.bias");
+        let bias = self.optional_vector(&bias_name)?;
+        if self.fast
+            && let Some(packed) = self.packed(&weight_name)?
+        {
+            let bias = bias.map(|b| b.to_vec1::<f32>()).transpose()?;
+            let layer = QLinear::new(packed, bias)
+                .map_err(|e| candle_core::Error::msg(format!("{prefix}: {e}")))?;
+            return Ok(Linear::Fast(layer));
+        }
+        let weight = matmul_of(self.tensor(&weight_name)?, self.device)?;
+        Ok(Linear::Candle { weight, bias })
+    }
+
+    fn embeddings(&mut self, width: usize) -> Result<Embeddings> {
+        let name = "token_embd.weight";
+        let embeddings = match self.packed(name)? {
+            Some(table) => Embeddings::Packed(table),
+            None => {
+                let table = self.content.tensor(self.reader, name, &Device::Cpu)?;
+                let (rows, _) = table.shape().dims2()?;
+                let dtype = table.dtype();
+                Embeddings::Candle {
+                    row_bytes: width / dtype.block_size() * dtype.type_size(),
+                    table,
+                    width,
+                    rows,
+                }
+            }
+        };
+        let columns = match &embeddings {
+            Embeddings::Packed(table) => table.columns(),
+            Embeddings::Candle { table, .. } => table.shape().dims2()?.1,
+        };
+        if columns != width {
+            candle_core::bail!("token_embd has {columns} columns, the model is {width} wide");
+        }
+        Ok(embeddings)
+    }
+
+    /// The output projection: its own tensor, or the embedding table (tied).
+    fn output(&mut self, embeddings: &Embeddings) -> Result<Linear> {
+        if self.has("output.weight") {
+            return self.linear("output");
+        }
+        match embeddings {
+            Embeddings::Packed(table) if self.fast => Ok(Linear::Fast(
+                QLinear::new(Arc::clone(table), None).map_err(candle_core::Error::msg)?,
+            )),
+            _ => Ok(Linear::Candle {
+                weight: QMatMul::from_qtensor(self.tensor("token_embd.weight")?)?,
+                bias: None,
+            }),
+        }
     }
 }
 
@@ -236,10 +400,12 @@ pub struct Transformer {
     embeddings: Embeddings,
     layers: Vec<Layer>,
     norm: Tensor,
-    output: QMatMul,
+    output: Linear,
     ropes: Vec<Rope>,
     max_positions: usize,
     device: Device,
+    /// Our fused CPU ops run the small steps too (the `Kernels::Fast` path).
+    fast: bool,
 }
 
 impl Transformer {
@@ -251,86 +417,46 @@ impl Transformer {
         family: Family,
         max_positions: usize,
         device: &Device,
+        kernels: Kernels,
     ) -> std::result::Result<Transformer, String> {
-        Self::load_inner(content, reader, family, max_positions, device).map_err(|e| e.to_string())
+        let mut loader = Loader {
+            content,
+            reader,
+            device,
+            fast: kernels == Kernels::Fast && device.is_cpu(),
+        };
+        Self::load_inner(&mut loader, family, max_positions).map_err(|e| e.to_string())
     }
 
     fn load_inner<R: Read + Seek>(
-        content: &gguf_file::Content,
-        reader: &mut R,
+        loader: &mut Loader<'_, R>,
         family: Family,
         max_positions: usize,
-        device: &Device,
     ) -> Result<Transformer> {
-        let hparams = Hparams::read(content, family).map_err(candle_core::Error::msg)?;
-        let has = |name: &str| content.tensor_infos.contains_key(name);
-        let f32_of = |t: QTensor| t.dequantize(device);
-
-        let token_embd = Arc::new(content.tensor(reader, "token_embd.weight", &Device::Cpu)?);
-        let embeddings = embeddings_of(Arc::clone(&token_embd), hparams.embedding)?;
-        let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let output = if has("output.weight") {
-            QMatMul::from_qtensor(tensor("output.weight")?)?
-        } else if device.is_cpu() {
-            // Tied embeddings: the output projection is the embedding table.
-            QMatMul::from_arc(token_embd)?
-        } else {
-            QMatMul::from_qtensor(tensor("token_embd.weight")?)?
-        };
-        let norm = f32_of(tensor("output_norm.weight")?)?;
+        let hparams = Hparams::read(loader.content, family).map_err(candle_core::Error::msg)?;
+        let embeddings = loader.embeddings(hparams.embedding)?;
+        let output = loader.output(&embeddings)?;
+        let norm = loader.vector("output_norm.weight")?;
         let gemma = family == Family::Gemma3;
         let mut layers = Vec::with_capacity(hparams.layers);
         for i in 0..hparams.layers {
             let p = format!("blk.{i}");
-            let mut linear = |name: &str| -> Result<Linear> {
-                let weight = matmul_of(tensor(&format!("{p}.{name}.weight"))?, device)?;
-                let bias_name = format!("{p}.{name}.bias");
-                let bias = if has(&bias_name) {
-                    Some(tensor(&bias_name)?.dequantize(device)?)
-                } else {
-                    None
-                };
-                Ok(Linear { weight, bias })
-            };
-            let (q, k, v, o) = (
-                linear("attn_q")?,
-                linear("attn_k")?,
-                linear("attn_v")?,
-                linear("attn_output")?,
-            );
-            let mut optional_norm = |name: &str| -> Result<Option<Tensor>> {
-                let name = format!("{p}.{name}.weight");
-                if has(&name) {
-                    Ok(Some(tensor(&name)?.dequantize(device)?))
-                } else {
-                    Ok(None)
-                }
-            };
-            let q_norm = optional_norm("attn_q_norm")?;
-            let k_norm = optional_norm("attn_k_norm")?;
-            let post_attn_norm = optional_norm("post_attention_norm")?;
-            let post_ffn_norm = optional_norm("post_ffw_norm")?;
-            let mut weight = |name: &str| tensor(&format!("{p}.{name}.weight"));
-            let attn_norm = weight("attn_norm")?.dequantize(device)?;
-            let ffn_norm = weight("ffn_norm")?.dequantize(device)?;
-            let gate = matmul_of(weight("ffn_gate")?, device)?;
-            let up = matmul_of(weight("ffn_up")?, device)?;
-            let down = matmul_of(weight("ffn_down")?, device)?;
             let sliding = gemma && (i + 1) % hparams.sliding_pattern != 0;
             layers.push(Layer {
-                attn_norm,
-                q,
-                k,
-                v,
-                o,
-                q_norm,
-                k_norm,
-                post_attn_norm,
-                ffn_norm,
-                gate,
-                up,
-                down,
-                post_ffn_norm,
+                attn_norm: loader.vector(&format!("{p}.attn_norm.weight"))?,
+                q: loader.linear(&format!("{p}.attn_q"))?,
+                k: loader.linear(&format!("{p}.attn_k"))?,
+                v: loader.linear(&format!("{p}.attn_v"))?,
+                o: loader.linear(&format!("{p}.attn_output"))?,
+                q_norm: loader.optional_vector(&format!("{p}.attn_q_norm.weight"))?,
+                k_norm: loader.optional_vector(&format!("{p}.attn_k_norm.weight"))?,
+                post_attn_norm: loader
+                    .optional_vector(&format!("{p}.post_attention_norm.weight"))?,
+                ffn_norm: loader.vector(&format!("{p}.ffn_norm.weight"))?,
+                gate: loader.linear(&format!("{p}.ffn_gate"))?,
+                up: loader.linear(&format!("{p}.ffn_up"))?,
+                down: loader.linear(&format!("{p}.ffn_down"))?,
+                post_ffn_norm: loader.optional_vector(&format!("{p}.post_ffw_norm.weight"))?,
                 window: if sliding {
                     hparams.sliding_window
                 } else {
@@ -339,6 +465,7 @@ impl Transformer {
                 rope: usize::from(sliding),
             });
         }
+        let device = loader.device;
         let mut ropes = vec![Rope::new(
             hparams.head_dim,
             hparams.rope_base,
@@ -363,6 +490,7 @@ impl Transformer {
             ropes,
             max_positions,
             device: device.clone(),
+            fast: loader.fast,
         })
     }
 
@@ -371,7 +499,7 @@ impl Transformer {
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.embeddings.rows
+        self.embeddings.rows()
     }
 
     /// An empty cache for this model.
@@ -384,6 +512,25 @@ impl Transformer {
 
     /// Runs `tokens` after the cached ones and returns the last token's logits.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        let hidden = self.hidden(tokens, cache)?;
+        let last = hidden.i((.., tokens.len() - 1, ..))?.contiguous()?;
+        self.logits(&last)?.squeeze(0)?.to_vec1()
+    }
+
+    /// Runs `tokens` after the cached ones and returns the logits after every
+    /// one of them (what perplexity needs).
+    pub fn forward_all(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.hidden(tokens, cache)?;
+        self.logits(&hidden)?.squeeze(0)?.to_vec2()
+    }
+
+    fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let normed = rms_norm(hidden, &self.norm, self.hparams.norm_eps as f32)?;
+        self.output.forward(&normed)?.to_dtype(DType::F32)
+    }
+
+    /// The last layer's output (before the final norm) for every token.
+    fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         let start = cache.len;
         let seq = tokens.len();
         if seq == 0 {
@@ -407,17 +554,7 @@ impl Transformer {
             x = self.block(layer, &x, start, slot)?;
         }
         cache.len = start + seq;
-        let last = x.i((.., seq - 1, ..))?;
-        let last = rms_norm(
-            &last.contiguous()?,
-            &self.norm,
-            self.hparams.norm_eps as f32,
-        )?;
-        self.output
-            .forward(&last)?
-            .squeeze(0)?
-            .to_dtype(DType::F32)?
-            .to_vec1()
+        Ok(x)
     }
 
     fn block(
@@ -435,13 +572,22 @@ impl Transformer {
         }
         let x = (x + attended)?;
         let h = rms_norm(&x, &layer.ffn_norm, eps)?;
-        let gate = layer.gate.forward(&h)?;
-        let gate = if self.family == Family::Gemma3 {
-            gate.gelu()?
+        let (gate, up) = (layer.gate.forward(&h)?, layer.up.forward(&h)?);
+        let activation = if self.family == Family::Gemma3 {
+            Gate::Gelu
         } else {
-            silu(&gate)?
+            Gate::Silu
         };
-        let mut ffn = layer.down.forward(&(gate * layer.up.forward(&h)?)?)?;
+        let gated = if self.fast {
+            gated(activation, &gate, &up)?
+        } else {
+            let gate = match activation {
+                Gate::Gelu => gate.gelu()?,
+                Gate::Silu => silu(&gate)?,
+            };
+            (gate * up)?
+        };
+        let mut ffn = layer.down.forward(&gated)?;
         if let Some(norm) = &layer.post_ffn_norm {
             ffn = rms_norm(&ffn, norm, eps)?;
         }
@@ -584,29 +730,6 @@ fn q5_0_to_q8_0(q5: &[u8]) -> Result<Vec<u8>> {
         q8.extend(low.iter().enumerate().map(|(j, b)| value(b >> 4, j + 16)));
     }
     Ok(q8)
-}
-
-fn embeddings_of(token_embd: Arc<QTensor>, width: usize) -> Result<Embeddings> {
-    let (rows, cols) = token_embd.shape().dims2()?;
-    if cols != width {
-        candle_core::bail!("token_embd is {rows}x{cols}, expected width {width}");
-    }
-    let dtype = token_embd.dtype();
-    let row_bytes = cols / dtype.block_size() * dtype.type_size();
-    let stored = token_embd.data()?.len();
-    if stored != rows * row_bytes {
-        candle_core::bail!(
-            "token_embd holds {stored} bytes, expected {}",
-            rows * row_bytes
-        );
-    }
-    Ok(Embeddings {
-        table: token_embd,
-        dtype,
-        row_bytes,
-        width,
-        rows,
-    })
 }
 
 #[cfg(test)]

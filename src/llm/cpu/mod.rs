@@ -5,4 +5,9 @@
 //! It owns how weights sit in memory on the CPU and how the cores share the
 //! work. It must not know about tokens, prompts or model families.
 
+pub mod linear;
+pub mod ops;
+pub mod pool;
 pub mod quant;
+
+pub use linear::{PackedMatrix, QLinear, weight_type_of};

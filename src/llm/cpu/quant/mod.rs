@@ -19,7 +19,7 @@ pub mod q8;
 pub enum Isa {
     /// Portable Rust; correct everywhere, used where nothing better is there.
     Scalar,
-    /// x86_64 with AVX2 and FMA (almost every x86 server since 2015).
+    /// x86_64 with AVX2, FMA and F16C (every x86 server core since 2013).
     #[cfg(target_arch = "x86_64")]
     Avx2,
     /// aarch64 Advanced SIMD, part of every 64-bit ARM core.
@@ -37,7 +37,9 @@ impl Isa {
     pub fn available() -> Vec<Isa> {
         let mut all = vec![Isa::Scalar];
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
         {
             all.push(Isa::Avx2);
         }
