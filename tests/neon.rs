@@ -21,7 +21,12 @@ fn neon_kernels_agree_with_the_portable_ones_under_emulation() {
     let binary = dir.path().join("neon-check");
     let build = Command::new("rustc")
         .args(["--edition", "2024", "-O", "--target", TARGET])
-        .args(["-C", "linker=aarch64-linux-gnu-gcc"])
+        .args([
+            "-C",
+            "linker=aarch64-linux-gnu-gcc",
+            "--cfg",
+            "kernel_check",
+        ])
         .arg(&source)
         .arg("-o")
         .arg(&binary)

@@ -2309,21 +2309,7 @@ mod tests {
     use serde_json::json;
     use std::time::Instant;
 
-    /// xorshift64*: a fixed-seed generator, enough for test inputs.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
+    use crate::llm::cpu::quant::testing::Rng;
 
     fn search_tool() -> Value {
         json!({
@@ -3145,7 +3131,7 @@ mod tests {
             }
         }
         for _ in 0..24 {
-            let b = rng.next() as u8;
+            let b = rng.next_u64() as u8;
             if m.accepts(&[b]) {
                 return Some(b);
             }
@@ -3388,7 +3374,9 @@ mod tests {
                 90..=94 => (0..1 + rng.below(4))
                     .map(|_| b"{}[]\":,\\.-_/()!?'#"[rng.below(18)])
                     .collect(),
-                _ => (0..1 + rng.below(6)).map(|_| rng.next() as u8).collect(),
+                _ => (0..1 + rng.below(6))
+                    .map(|_| rng.next_u64() as u8)
+                    .collect(),
             };
             vocab.push((vocab.len() as u32, t));
         }
@@ -3626,7 +3614,7 @@ mod tests {
             for _ in 0..300 {
                 let mut m = g.matcher();
                 let len = rng.below(40);
-                let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
                 let _ = m.accepts(&bytes);
                 let _ = m.advance(&bytes);
                 let _ = m.forced();

@@ -5,28 +5,15 @@
 //! The portable (scalar) kernels are checked against candle on x86_64 by the
 //! unit tests; agreeing with them here checks the NEON paths transitively.
 //! Prints the number of comparisons and exits non-zero on the first mismatch.
+//! Build with `--cfg kernel_check` (for the shared test generator).
 
 #[path = "../../src/llm/cpu/quant/mod.rs"]
 #[allow(dead_code)]
 mod quant;
 
+use quant::testing::Rng;
 use quant::{BlockQ8, BlockQ8K, Isa, WeightType, f32_to_f16, kquant, q8};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-}
 
 /// Random blocks with finite f16 scales at the places each format keeps
 /// them; `fill` sets every other byte to 0x00 or 0xFF for the extremes.
@@ -34,10 +21,10 @@ fn weights(kind: WeightType, rows: usize, blocks: usize, fill: Option<u8>, rng: 
     let mut bytes = Vec::new();
     for _ in 0..rows * blocks {
         let mut block: Vec<u8> = (0..kind.block_bytes())
-            .map(|_| fill.unwrap_or(rng.next() as u8))
+            .map(|_| fill.unwrap_or(rng.next_u64() as u8))
             .collect();
         let mut scale = |at: usize, rng: &mut Rng| {
-            let value = 0.001 + 0.04 * rng.unit().abs();
+            let value = rng.range(0.001, 0.041);
             block[at..at + 2].copy_from_slice(&f32_to_f16(value).to_le_bytes());
         };
         match kind {
@@ -54,7 +41,7 @@ fn weights(kind: WeightType, rows: usize, blocks: usize, fill: Option<u8>, rng: 
 }
 
 fn activations(len: usize, rng: &mut Rng) -> Vec<f32> {
-    (0..len).map(|i| rng.unit() * if i % 5 == 0 { 8.0 } else { 1.0 }).collect()
+    (0..len).map(|i| rng.range(-1.0, 1.0) * if i % 5 == 0 { 8.0 } else { 1.0 }).collect()
 }
 
 struct Check {

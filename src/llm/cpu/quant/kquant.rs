@@ -759,36 +759,7 @@ mod tests {
 
     const KINDS: [WeightType; 3] = [WeightType::Q4K, WeightType::Q5K, WeightType::Q6K];
 
-    /// xorshift64*: deterministic, no dependencies.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        /// Uniform in [0, 1).
-        fn unit(&mut self) -> f32 {
-            (self.next() >> 40) as f32 / (1u64 << 24) as f32
-        }
-
-        fn range(&mut self, low: f32, high: f32) -> f32 {
-            low + (high - low) * self.unit()
-        }
-
-        fn bytes(&mut self, out: &mut [u8]) {
-            out.iter_mut().for_each(|b| *b = self.next() as u8);
-        }
-
-        /// Roughly normal (sum of four uniforms), times `scale`.
-        fn normal(&mut self, scale: f32) -> f32 {
-            let s: f32 = (0..4).map(|_| self.unit()).sum();
-            (s - 2.0) * 1.7 * scale
-        }
-    }
+    use super::super::testing::Rng;
 
     #[derive(Clone, Copy)]
     enum Fill {
@@ -893,7 +864,7 @@ mod tests {
 
     /// Activations with a per-row magnitude and an occasional outlier.
     fn random_activations(rng: &mut Rng, len: usize) -> Vec<f32> {
-        let scale = [0.01, 1.0, 30.0][(rng.next() % 3) as usize];
+        let scale = [0.01, 1.0, 30.0][(rng.next_u64() % 3) as usize];
         (0..len)
             .map(|_| {
                 let outlier = if rng.unit() < 0.01 { 20.0 } else { 1.0 };

@@ -13,6 +13,9 @@
 
 pub mod kquant;
 pub mod q8;
+/// Also built for `tests/emulated/neon.rs`, which passes `--cfg kernel_check`.
+#[cfg(any(test, kernel_check))]
+pub mod testing;
 
 /// An instruction set the kernels have a path for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

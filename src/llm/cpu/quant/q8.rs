@@ -457,27 +457,14 @@ mod tests {
         (WeightType::Q5_0, GgmlDType::Q5_0),
     ];
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        /// Uniform in [-1, 1).
-        fn unit(&mut self) -> f32 {
-            (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        }
-    }
+    use super::super::testing::Rng;
 
     /// Random blocks with finite scales; every third block of a row uses the
     /// extreme quants (all bytes 0x00 or 0xFF) to reach the kernels' edges.
     fn random_weights(kind: WeightType, rows: usize, blocks: usize, rng: &mut Rng) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(rows * blocks * kind.block_bytes());
         for b in 0..rows * blocks {
-            let scale = 0.001 + 0.05 * rng.unit().abs();
+            let scale = 0.001 + 0.05 * rng.unit();
             bytes.extend_from_slice(&f32_to_f16(scale).to_le_bytes());
             let fill = match b % 6 {
                 2 => Some(0x00),
@@ -485,7 +472,7 @@ mod tests {
                 _ => None,
             };
             for _ in 2..kind.block_bytes() {
-                bytes.push(fill.unwrap_or(rng.next() as u8));
+                bytes.push(fill.unwrap_or(rng.next_u64() as u8));
             }
         }
         bytes
@@ -505,7 +492,7 @@ mod tests {
 
     fn random_activations(len: usize, rng: &mut Rng) -> Vec<f32> {
         (0..len)
-            .map(|i| rng.unit() * if i % 7 == 0 { 4.0 } else { 1.0 })
+            .map(|i| rng.range(-1.0, 1.0) * if i % 7 == 0 { 4.0 } else { 1.0 })
             .collect()
     }
 
