@@ -60,15 +60,22 @@ impl Pool {
             sleepers: Mutex::new(0),
             wake: Condvar::new(),
         });
-        let workers = (1..threads.max(1))
-            .map(|index| {
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(format!("shopkeep-matmul-{index}"))
-                    .spawn(move || work(&shared, index))
-                    .expect("spawning a mat-mul worker thread")
-            })
-            .collect();
+        let mut workers = Vec::with_capacity(threads.saturating_sub(1));
+        for index in 1..threads.max(1) {
+            let worker_shared = Arc::clone(&shared);
+            let spawned = std::thread::Builder::new()
+                .name(format!("shopkeep-matmul-{index}"))
+                .spawn(move || work(&worker_shared, index));
+            match spawned {
+                Ok(handle) => workers.push(handle),
+                Err(error) => {
+                    // Jobs split work by thread index, so the indices must
+                    // stay contiguous: run on the threads we have.
+                    tracing::warn!(%error, threads = index, "could not start every mat-mul thread");
+                    break;
+                }
+            }
+        }
         Pool {
             shared,
             workers,
