@@ -66,10 +66,6 @@ impl PackedMatrix {
         self.columns
     }
 
-    pub fn kind(&self) -> WeightType {
-        self.kind
-    }
-
     fn row(&self, index: usize) -> &[u8] {
         &self.bytes[index * self.row_bytes..(index + 1) * self.row_bytes]
     }
@@ -116,10 +112,6 @@ impl QLinear {
         self
     }
 
-    pub fn outputs(&self) -> usize {
-        self.weight.rows
-    }
-
     /// Applies the layer to the last dimension of a CPU f32 tensor.
     pub fn forward_tensor(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let x = x.contiguous()?;
@@ -139,8 +131,8 @@ impl QLinear {
         Tensor::from_vec(out, dims, &Device::Cpu)
     }
 
-    /// `x` holds whole rows of `columns()` inputs; `out` gets `outputs()`
-    /// values per row.
+    /// `x` holds whole rows of the layer's inputs; `out` gets the layer's
+    /// outputs for each. Panics when the lengths do not fit the layer.
     pub fn forward(&self, x: &[f32], out: &mut [f32]) {
         if self.weight.kind.is_k_quant() {
             self.forward_with::<BlockQ8K>(x, out);
@@ -152,7 +144,15 @@ impl QLinear {
     fn forward_with<A: Activation>(&self, x: &[f32], out: &mut [f32]) {
         let w = &*self.weight;
         let inputs = x.len() / w.columns;
-        debug_assert_eq!(out.len(), inputs * w.rows);
+        // Real checks: the tiles write `out` through a raw pointer.
+        assert!(
+            x.len() == inputs * w.columns && out.len() == inputs * w.rows,
+            "{} inputs and {} outputs for a {}x{} layer",
+            x.len(),
+            out.len(),
+            w.rows,
+            w.columns
+        );
         let blocks = w.columns / A::VALUES;
         let pool = pool::global();
         A::with_scratch(inputs * blocks, |quantized| {
