@@ -123,6 +123,46 @@ pub const KEYS: &[KeySpec] = &[
         default: "0",
         help: "CPU threads the local model computes on; 0 means one per physical core",
     },
+    KeySpec {
+        name: "commerce.tax_rate_percent",
+        default: "0",
+        help: "sales tax rate in percent, up to two decimals (8.25)",
+    },
+    KeySpec {
+        name: "commerce.tax_inclusive",
+        default: "false",
+        help: "true when prices already include tax (tax is then shown, not added)",
+    },
+    KeySpec {
+        name: "commerce.session_ttl_hours",
+        default: "720",
+        help: "hours a shopper session lives after its last request",
+    },
+    KeySpec {
+        name: "commerce.max_line_quantity",
+        default: "99",
+        help: "most units of one product (or variant) a cart may hold",
+    },
+    KeySpec {
+        name: "commerce.low_stock_threshold",
+        default: "5",
+        help: "stock at or below which a product is listed as low and `stock.low` is sent",
+    },
+    KeySpec {
+        name: "commerce.webhook_max_attempts",
+        default: "8",
+        help: "delivery attempts of one webhook event before it is given up",
+    },
+    KeySpec {
+        name: "commerce.webhook_backoff_ms",
+        default: "2000",
+        help: "wait before the first webhook retry, in milliseconds; doubles with each attempt",
+    },
+    KeySpec {
+        name: "commerce.recommend_rebuild_at",
+        default: "03:00",
+        help: "UTC time of day (HH:MM) the nightly recommendation batch runs",
+    },
 ];
 
 /// Where a value came from, so errors can say which file or variable to fix.
@@ -211,6 +251,21 @@ pub struct LlmSettings {
     pub threads: usize,
 }
 
+/// Selling rules (`[commerce]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommerceSettings {
+    /// Tax rate in hundredths of a percent (825 is 8.25%).
+    pub tax_rate_basis_points: u32,
+    pub tax_inclusive: bool,
+    pub session_ttl: Duration,
+    pub max_line_quantity: i64,
+    pub low_stock_threshold: i64,
+    pub webhook_max_attempts: u32,
+    pub webhook_backoff: Duration,
+    /// (hour, minute) UTC of the nightly recommendation rebuild.
+    pub recommend_rebuild_at: (u8, u8),
+}
+
 /// `SHOPKEEP_<KEY>`, with the dots of sectioned keys (`llm.model`) as underscores.
 pub fn env_var_name(key: &str) -> String {
     format!("SHOPKEEP_{}", key.replace('.', "_").to_uppercase())
@@ -238,6 +293,7 @@ pub struct Config {
     pub max_import_bytes: usize,
     pub shutdown_timeout: Duration,
     pub llm: LlmSettings,
+    pub commerce: CommerceSettings,
     /// Where each key's value came from, for `config check`.
     pub origins: BTreeMap<&'static str, (String, Origin)>,
 }
@@ -375,6 +431,23 @@ impl Config {
                     .with(|v| number(v, 0, 1 << 30).map(|mb| (mb > 0).then_some(mb as u64)))?,
                 threads: parse("llm.threads").with(|v| number(v, 0, 1024))?,
             },
+            commerce: CommerceSettings {
+                tax_rate_basis_points: parse("commerce.tax_rate_percent").with(percent)?,
+                tax_inclusive: parse("commerce.tax_inclusive").with(boolean)?,
+                session_ttl: parse("commerce.session_ttl_hours").with(|v| {
+                    number(v, 1, 24 * 366).map(|h| Duration::from_secs(h as u64 * 3600))
+                })?,
+                max_line_quantity: parse("commerce.max_line_quantity")
+                    .with(|v| number(v, 1, 1_000_000).map(|n| n as i64))?,
+                low_stock_threshold: parse("commerce.low_stock_threshold")
+                    .with(|v| number(v, 0, 1_000_000).map(|n| n as i64))?,
+                webhook_max_attempts: parse("commerce.webhook_max_attempts")
+                    .with(|v| number(v, 1, 100).map(|n| n as u32))?,
+                webhook_backoff: parse("commerce.webhook_backoff_ms").with(|v| {
+                    number(v, 1, 86_400_000).map(|ms| Duration::from_millis(ms as u64))
+                })?,
+                recommend_rebuild_at: parse("commerce.recommend_rebuild_at").with(time_of_day)?,
+            },
             origins: values.clone(),
         })
     }
@@ -454,6 +527,43 @@ fn number(value: &str, min: usize, max: usize) -> Result<usize, String> {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("expected a whole number from {min} to {max}")),
     }
+}
+
+/// "8.25" → 825 hundredths of a percent; at most two decimals, at most 100%.
+fn percent(value: &str) -> Result<u32, String> {
+    let fail = || {
+        "expected a percentage from 0 to 100 with at most two decimals, such as 8.25".to_string()
+    };
+    let value = value.trim().trim_end_matches('%');
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if whole.is_empty()
+        || fraction.len() > 2
+        || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return Err(fail());
+    }
+    let whole: u32 = whole.parse().map_err(|_| fail())?;
+    let fraction: u32 = format!("{fraction:0<2}").parse().map_err(|_| fail())?;
+    let basis_points = whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(fraction))
+        .ok_or_else(fail)?;
+    if basis_points > 10_000 {
+        return Err(fail());
+    }
+    Ok(basis_points)
+}
+
+/// "03:00" → (3, 0).
+fn time_of_day(value: &str) -> Result<(u8, u8), String> {
+    let fail = || "expected a UTC time of day as HH:MM, such as 03:00".to_string();
+    let (hour, minute) = value.trim().split_once(':').ok_or_else(fail)?;
+    let hour: u8 = hour.parse().map_err(|_| fail())?;
+    let minute: u8 = minute.parse().map_err(|_| fail())?;
+    if hour > 23 || minute > 59 {
+        return Err(fail());
+    }
+    Ok((hour, minute))
 }
 
 /// `[llm] model = "x"` becomes the key `llm.model`; one level of sections.

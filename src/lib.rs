@@ -1,10 +1,12 @@
 //! shopkeep: a self-hosted AI shop assistant in one binary.
 //!
-//! Data flows one way: `web` → (`catalog`, `search`, `llm`, `access`, `ops`) → `store`.
+//! Data flows one way: `web` → (`commerce`, `catalog`, `search`, `llm`, `access`, `ops`) → `store`.
 //!
 //! - [`config`]: the typed configuration and the only reader of the environment.
 //! - [`store`]: SQLite — connections, migrations, queries.
 //! - [`catalog`]: products, money, validation and importers.
+//! - [`commerce`]: sessions, carts, checkout, orders, vouchers, webhooks,
+//!   recommendations, profiles and sales analytics.
 //! - [`access`]: admin API keys.
 //! - [`ops`]: metrics and readiness.
 //! - [`search`]: keyword and semantic product search.
@@ -17,6 +19,7 @@ pub mod access;
 pub mod app;
 pub mod bench;
 pub mod catalog;
+pub mod commerce;
 pub mod config;
 pub mod llm;
 pub mod ops;

@@ -21,6 +21,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_catalog.sql"),
     include_str!("migrations/0002_api_keys.sql"),
     include_str!("migrations/0003_search.sql"),
+    include_str!("migrations/0004_commerce.sql"),
+    include_str!("migrations/0005_vouchers.sql"),
+    include_str!("migrations/0006_webhooks.sql"),
+    include_str!("migrations/0007_recommendations.sql"),
+    include_str!("migrations/0008_profiles_analytics.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -4,16 +4,25 @@
 //! (blocking work through `web::block`) and answers into JSON or problem+json.
 //! Nothing below this module knows about HTTP.
 
+pub mod account;
 pub mod admin;
+pub mod analytics;
 pub mod auth;
+pub mod cart;
 pub mod health;
 pub mod json;
 pub mod observe;
 pub mod openai;
 pub mod openapi;
+pub mod orders;
 pub mod problem;
 pub mod products;
+pub mod profile;
+pub mod recommendations;
 pub mod search;
+pub mod shopper;
+pub mod vouchers;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -59,7 +68,15 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 web::scope("/api/v1")
                     .configure(products::routes)
                     .configure(search::routes)
-                    .configure(admin::routes),
+                    .configure(admin::routes)
+                    .configure(account::routes)
+                    .configure(cart::routes)
+                    .configure(orders::routes)
+                    .configure(vouchers::routes)
+                    .configure(webhooks::routes)
+                    .configure(recommendations::routes)
+                    .configure(profile::routes)
+                    .configure(analytics::routes),
             );
     }
 }

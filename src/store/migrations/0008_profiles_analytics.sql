@@ -1,0 +1,1 @@
+-- placeholder: this migration is written with its module
