@@ -153,6 +153,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         access,
         metrics: Metrics::new()?,
         shutting_down: AtomicBool::new(false),
+        payments: Default::default(),
         config: config.clone(),
     });
     let workers = if config.workers == 0 {

@@ -6,8 +6,12 @@
 //! It must not validate business rules; it stores what `catalog` has validated.
 
 pub mod api_keys;
+pub mod carts;
+pub mod customers;
+pub mod orders;
 pub mod products;
 pub mod search;
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -163,10 +167,21 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.write_with(f)
+    }
+
+    /// Like `write`, for callers whose rules can refuse with their own error
+    /// type: an `Err` rolls everything back.
+    pub fn write_with<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut writer = lock(&self.writer);
-        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = writer
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
         let value = f(&tx)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }
 
@@ -219,6 +234,21 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         tx.commit().map_err(failed)?;
     }
     Ok(())
+}
+
+/// `at` as RFC 3339 UTC to the second ("2026-11-23T20:45:07Z"): fixed width,
+/// so such columns compare and sort correctly as text.
+pub fn timestamp(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 /// The current time as RFC 3339 UTC, the format every timestamp column uses.

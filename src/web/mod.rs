@@ -31,6 +31,7 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpResponse, web};
 
 use crate::access::Access;
+use crate::commerce::payment::Payments;
 use crate::config::Config;
 use crate::llm::worker::ModelWorker;
 use crate::ops::health::LlmStatus;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub chat_model: Option<ModelWorker>,
     /// What happened to the configured chat model (for readiness and tiers).
     pub llm_status: LlmStatus,
+    /// The ways to pay this shop offers.
+    pub payments: Payments,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.
@@ -96,6 +99,7 @@ pub fn app(
     App::new()
         .configure(configure(state))
         .default_service(web::to(HttpResponse::NotFound))
+        .wrap(from_fn(shopper::session_cookie))
         .wrap(from_fn(problem::normalize))
         .wrap(Compress::default())
         .wrap(from_fn(observe::observe))

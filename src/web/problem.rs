@@ -121,6 +121,18 @@ impl Problem {
         self
     }
 
+    /// Names the kind of problem (`/problems/out-of-stock`), so clients can branch on it.
+    pub fn with_kind(mut self, kind: impl Into<String>) -> Problem {
+        self.kind = kind.into();
+        self
+    }
+
+    /// Adds the fields (or lines) a problem is about.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Problem {
+        self.errors = errors;
+        self
+    }
+
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Problem {
         let mut problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail);
         problem.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
