@@ -12,6 +12,7 @@ pub mod orders;
 pub mod products;
 pub mod search;
 pub mod sessions;
+pub mod vouchers;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -161,10 +161,10 @@ fn cart_json(view: CartView, currency: &Currency) -> CartJson {
     }
 }
 
-fn voucher_problem(rejection: &VoucherRejection) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, rejection.to_string())
-        .with_kind(format!("/problems/voucher/{}", rejection.code()))
-        .with_errors(vec![FieldError::new("code", rejection.to_string())])
+/// A voucher refusal, naming the `code` field it is about.
+fn voucher_problem(rejection: VoucherRejection) -> Problem {
+    let reason = rejection.to_string();
+    Problem::from(rejection).with_errors(vec![FieldError::new("code", reason)])
 }
 
 fn cart_problem(error: CartError) -> Problem {
@@ -181,7 +181,7 @@ fn cart_problem(error: CartError) -> Problem {
             .with_kind("/problems/not-for-sale"),
         CartError::OutOfStock { .. } => Problem::new(StatusCode::CONFLICT, error.to_string())
             .with_kind("/problems/out-of-stock"),
-        CartError::Voucher(rejection) => voucher_problem(&rejection),
+        CartError::Voucher(rejection) => voucher_problem(rejection),
         CartError::Store(error) => error.into(),
     }
 }
@@ -362,7 +362,7 @@ fn checkout_problem(error: CheckoutError, currency: &Currency) -> Problem {
                 changes.join(" ")
             ),
         ),
-        CheckoutError::Voucher(rejection) => voucher_problem(&rejection),
+        CheckoutError::Voucher(rejection) => voucher_problem(rejection),
         CheckoutError::KeyReused => {
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
                 .with_kind("/problems/idempotency-key-reused")
