@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod products;
 pub mod search;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -50,6 +50,8 @@ pub struct AppState {
     pub chat_model: Option<ModelWorker>,
     /// What happened to the configured chat model (for readiness and tiers).
     pub llm_status: LlmStatus,
+    /// Wakes the webhook dispatcher once a transaction that enqueued events committed.
+    pub webhooks: crate::commerce::webhooks::Waker,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.
