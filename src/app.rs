@@ -15,6 +15,7 @@ use actix_web::{HttpServer, web};
 
 use crate::access::Access;
 use crate::catalog::demo;
+use crate::commerce::webhooks;
 use crate::config::Config;
 use crate::llm::local::LoadOptions;
 use crate::llm::transformer::Kernels;
@@ -145,6 +146,12 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         source,
     })?;
     let (chat_model, llm_status) = start_chat_model(&config);
+    let webhooks = webhooks::start(Arc::clone(&store), &config.commerce).map_err(|source| {
+        StartError::Thread {
+            what: "webhook dispatcher",
+            source,
+        }
+    })?;
     let state = web::Data::new(AppState {
         chat_model: chat_model.clone(),
         llm_status,
@@ -154,6 +161,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         metrics: Metrics::new()?,
         shutting_down: AtomicBool::new(false),
         payments: Default::default(),
+        webhooks: webhooks.waker(),
         config: config.clone(),
     });
     let workers = if config.workers == 0 {
@@ -192,6 +200,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     if let Some(worker) = chat_model {
         worker.stop();
     }
+    webhooks.stop();
     search.stop();
     if indexer.join().is_err() {
         tracing::warn!(

@@ -13,6 +13,7 @@ pub mod products;
 pub mod search;
 pub mod sessions;
 pub mod vouchers;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -398,6 +398,7 @@ async fn place_order(
         None => None,
     };
     let currency = state.config.currency;
+    let waker = state.webhooks.clone();
     let placed = web::block(move || {
         let context = CheckoutContext {
             settings: &state.config.commerce,
@@ -408,6 +409,7 @@ async fn place_order(
     })
     .await?
     .map_err(|e| checkout_problem(e, &currency))?;
+    waker.wake();
     let status = if placed.replayed {
         StatusCode::OK
     } else {

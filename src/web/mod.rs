@@ -53,6 +53,8 @@ pub struct AppState {
     pub llm_status: LlmStatus,
     /// The ways to pay this shop offers.
     pub payments: Payments,
+    /// Wakes the webhook dispatcher once a transaction that enqueued events committed.
+    pub webhooks: crate::commerce::webhooks::Waker,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.

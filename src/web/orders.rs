@@ -201,6 +201,7 @@ async fn cancel_my_order(
 ) -> Result<HttpResponse, Problem> {
     let key = key.into_inner();
     let currency = state.config.currency;
+    let waker = state.webhooks.clone();
     let view = web::block(move || {
         let actor = order::actor_for(shopper.0);
         let change = StatusChange {
@@ -213,6 +214,7 @@ async fn cancel_my_order(
     })
     .await?
     .map_err(order_problem)?;
+    waker.wake();
     Ok(HttpResponse::Ok().json(OrderJson::new(view, &currency, false)))
 }
 
@@ -340,6 +342,7 @@ async fn change_status(
     }
     let key = key.into_inner();
     let currency = state.config.currency;
+    let waker = state.webhooks.clone();
     let view = web::block(move || {
         let actor = format!("admin:key:{}", admin.key_id);
         let change = StatusChange {
@@ -352,5 +355,6 @@ async fn change_status(
     })
     .await?
     .map_err(order_problem)?;
+    waker.wake();
     Ok(HttpResponse::Ok().json(OrderJson::new(view, &currency, true)))
 }
