@@ -5,8 +5,10 @@
 //! All calls block: async callers wrap them in `web::block`/`spawn_blocking`.
 //! It must not validate business rules; it stores what `catalog` has validated.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod products;
+pub mod profiles;
 pub mod search;
 
 use std::path::{Path, PathBuf};
