@@ -7,11 +7,14 @@
 //! and embeds new or changed products. At start the index is opened and checked
 //! against SQLite; a missing, corrupt or drifted index is rebuilt. Type-ahead is
 //! keyword-only; without the embedding model, search runs in keyword mode.
+//! A signed-in shopper's learned preferences lift matching hits a bounded
+//! little (`personal`).
 //! This module reads the store; it never writes products.
 
 pub mod embed;
 pub mod eval;
 pub mod fusion;
+pub mod personal;
 pub mod query;
 pub mod schema;
 pub mod vectors;
@@ -38,6 +41,7 @@ use crate::catalog::{Currency, Money, ProductDraft};
 use crate::store::{Store, StoreError, products, search as outbox};
 use embed::Embedder;
 use fusion::Fusion;
+use personal::Affinities;
 use query::{Boosts, Filters, LastWord};
 use schema::Fields;
 use vectors::VectorIndex;
@@ -101,6 +105,8 @@ pub struct SearchRequest {
     pub fusion: Fusion,
     pub filters: Filters,
     pub boosts: Boosts,
+    /// The shopper's learned preferences; empty for guests (see `personal`).
+    pub affinities: Affinities,
     pub sort: Sort,
     /// Count facet values; callers that show no facets save the work.
     pub facets: bool,
@@ -116,6 +122,7 @@ impl SearchRequest {
             fusion: Fusion::RelativeScore,
             filters: Filters::default(),
             boosts: Boosts::default(),
+            affinities: Affinities::default(),
             sort: Sort::Relevance,
             facets: true,
         }
@@ -577,7 +584,8 @@ impl SearchService {
                     _ => alpha,
                 };
                 let fused = fusion::fuse(&keyword, &vector, weight, request.fusion);
-                self.prefer(&searcher, fused, &request.boosts)?
+                let personal = self.personalize(&searcher, fused, &request.affinities)?;
+                self.prefer(&searcher, personal, &request.boosts)?
             }
             sort => self.sorted(
                 &searcher,
@@ -628,6 +636,42 @@ impl SearchService {
         for (id, score) in &mut ranked {
             if matching.contains(id) {
                 *score += PREFERENCE_BONUS;
+            }
+        }
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(ranked)
+    }
+
+    /// Multiplies the fused relevance of products matching the shopper's
+    /// preferences by a bounded factor (see `personal`) and re-sorts.
+    fn personalize(
+        &self,
+        searcher: &Searcher,
+        mut ranked: Vec<(i64, f32)>,
+        affinities: &Affinities,
+    ) -> Result<Vec<(i64, f32)>, SearchError> {
+        if affinities.is_empty() || ranked.is_empty() {
+            return Ok(ranked);
+        }
+        let candidates: Box<dyn Query> = Box::new(TermSetQuery::new(
+            ranked
+                .iter()
+                .map(|(id, _)| Term::from_field_u64(self.fields.id, *id as u64)),
+        ));
+        let mut matched: HashMap<i64, personal::Matched> = HashMap::new();
+        for (kind, facet, weight) in query::affinity_queries(&self.fields, affinities) {
+            let among_candidates = BooleanQuery::new(vec![
+                (Occur::Must, candidates.box_clone()),
+                (Occur::Must, facet),
+            ]);
+            for address in searcher.search(&among_candidates, &DocSetCollector)? {
+                let id = self.id_of(searcher, address)?;
+                personal::note(matched.entry(id).or_default(), kind, weight);
+            }
+        }
+        for (id, score) in &mut ranked {
+            if let Some(matched) = matched.get(id) {
+                *score = personal::boosted(*score, matched);
             }
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -17,6 +17,7 @@ use tantivy::schema::{Facet, IndexRecordOption};
 use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, Term};
 
+use super::personal::{Affinities, Kind};
 use super::schema::{Fields, PLAIN, STEMMED, category_facet, single_facet};
 
 /// Words that carry no product meaning in a query ("something for a picnic").
@@ -201,6 +202,28 @@ pub fn preference_query(fields: &Fields, boosts: &Boosts) -> Box<dyn Query> {
     Box::new(BooleanQuery::union(
         brands.chain(dietary).chain(categories).collect(),
     ))
+}
+
+/// One facet query per preferred value, with its kind and weight.
+pub fn affinity_queries(
+    fields: &Fields,
+    affinities: &Affinities,
+) -> Vec<(Kind, Box<dyn Query>, f32)> {
+    let brands = affinities.brands.iter().map(|(b, w)| {
+        (
+            Kind::Brand,
+            facet_term(fields.brand_facet, &single_facet(b)),
+            *w,
+        )
+    });
+    let dietary = affinities.dietary.iter().map(|(d, w)| {
+        let facet = single_facet(&d.to_lowercase());
+        (Kind::Dietary, facet_term(fields.dietary_facet, &facet), *w)
+    });
+    let categories = affinities.categories.iter().filter_map(|(c, w)| {
+        category_facet(c).map(|f| (Kind::Category, facet_term(fields.category_facet, &f), *w))
+    });
+    brands.chain(dietary).chain(categories).collect()
 }
 
 /// Only the filters, for checking candidates found another way (vector search).

@@ -5,11 +5,13 @@
 //! All calls block: async callers wrap them in `web::block`/`spawn_blocking`.
 //! It must not validate business rules; it stores what `catalog` has validated.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod carts;
 pub mod customers;
 pub mod orders;
 pub mod products;
+pub mod profiles;
 pub mod search;
 pub mod sessions;
 pub mod vouchers;

@@ -1,22 +1,33 @@
 //! Search routes: full product search with filters and facets, and type-ahead.
 //!
 //! Parses and bounds every parameter at the edge (a 10 kB query or a bad price
-//! is a 400 naming the field), then hands a `SearchRequest` to `search`.
+//! is a 400 naming the field), then hands a `SearchRequest` to `search`. For a
+//! signed-in shopper it adds their strong learned preferences (from
+//! `commerce::profile`) as personal boosts, unless `personalize=false`.
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Serialize;
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::problem::Problem;
+use super::shopper::CurrentShopper;
+use crate::commerce::profile::{self, FacetKind, Profile};
 use crate::search::fusion::Fusion;
+use crate::search::personal::Affinities;
 use crate::search::query::{Boosts, Filters};
 use crate::search::{SearchRequest, SearchResults, Sort, Suggestion};
 
 const MAX_QUERY_CHARS: usize = 512;
 const MAX_OFFSET: usize = 10_000;
+/// Learned preferences weaker than this do not move search results.
+const STRONG_PREFERENCE: f64 = 0.2;
+/// Preferences per kind that may boost, which bounds the work per search.
+const MAX_BOOSTS_PER_KIND: usize = 5;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/search").route(web::get().to(search)))
@@ -57,6 +68,8 @@ pub struct SearchParams {
     prefer_brand: Option<String>,
     prefer_dietary: Option<String>,
     prefer_category: Option<String>,
+    /// `false` turns off the signed-in shopper's personal boosts (on by default).
+    personalize: Option<bool>,
 }
 
 const KNOWN: &[&str] = &[
@@ -77,21 +90,81 @@ const KNOWN: &[&str] = &[
     "prefer_brand",
     "prefer_dietary",
     "prefer_category",
+    "personalize",
 ];
 
 /// Search products by words and meaning, with filters, facets and sorting.
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
     responses((status = 200, body = SearchResults), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn search(
+    req: HttpRequest,
     state: web::Data<AppState>,
     params: web::Query<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
-    let request = parse_request(params.into_inner(), &state.config.currency)?;
+    let (mut request, personalize) = parse_request(params.into_inner(), &state.config.currency)?;
+    let customer_id = if personalize {
+        signed_in_customer(&req).await
+    } else {
+        None
+    };
     let service = state.search.clone();
-    let results = web::block(move || service.search(&request))
-        .await?
-        .map_err(search_problem)?;
+    let store = state.store.clone();
+    let results = web::block(move || {
+        if let Some(customer_id) = customer_id {
+            request.affinities = personal_boosts(&store, customer_id);
+        }
+        service.search(&request)
+    })
+    .await?
+    .map_err(search_problem)?;
     Ok(HttpResponse::Ok().json(results))
+}
+
+/// The signed-in customer behind the request, if any. Only a request that
+/// already carries a session is looked at, so searching never starts one.
+async fn signed_in_customer(req: &HttpRequest) -> Option<i64> {
+    let has_cookie = req
+        .headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(';')
+                .any(|c| c.trim().starts_with("shopkeep_session="))
+        });
+    if !has_cookie && !req.headers().contains_key("x-session-id") {
+        return None;
+    }
+    let shopper = CurrentShopper::extract(req).await.ok()?;
+    shopper.0.customer_id
+}
+
+/// The customer's strong preferences as search boosts. A profile that cannot
+/// be read costs the shopper their boosts, never their search.
+fn personal_boosts(store: &crate::store::Store, customer_id: i64) -> Affinities {
+    match store.read(|c| profile::for_customer(c, customer_id, OffsetDateTime::now_utc())) {
+        Ok(profile) => affinities(&profile),
+        Err(err) => {
+            tracing::warn!(error = %err, customer_id, "profile unreadable; searching without it");
+            Affinities::default()
+        }
+    }
+}
+
+fn affinities(profile: &Profile) -> Affinities {
+    let strong = |kind: FacetKind| -> Vec<(String, f32)> {
+        profile
+            .preferences(kind)
+            .iter()
+            .filter(|p| p.weight >= STRONG_PREFERENCE)
+            .take(MAX_BOOSTS_PER_KIND)
+            .map(|p| (p.value.clone(), p.weight as f32))
+            .collect()
+    };
+    Affinities {
+        brands: strong(FacetKind::Brand),
+        categories: strong(FacetKind::Category),
+        dietary: strong(FacetKind::Dietary),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -144,10 +217,11 @@ fn query_text(text: String) -> Result<String, Problem> {
         .collect())
 }
 
+/// The search request, and whether personal boosts are wanted.
 fn parse_request(
     mut raw: BTreeMap<String, String>,
     currency: &crate::catalog::Currency,
-) -> Result<SearchRequest, Problem> {
+) -> Result<(SearchRequest, bool), Problem> {
     if let Some(unknown) = raw.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(Problem::invalid_field(unknown, "is not a search parameter"));
     }
@@ -231,6 +305,7 @@ fn parse_request(
     };
     let in_stock = flag("in_stock", take("in_stock"), false)?;
     request.facets = flag("facets", take("facets"), true)?;
+    let personalize = flag("personalize", take("personalize"), true)?;
     request.filters = Filters {
         category: take("category"),
         brand: take("brand"),
@@ -253,5 +328,5 @@ fn parse_request(
         dietary: list(take("prefer_dietary")),
         categories: list(take("prefer_category")),
     };
-    Ok(request)
+    Ok((request, personalize))
 }
