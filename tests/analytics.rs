@@ -203,3 +203,57 @@ fn search_takes_a_personalize_flag() {
     );
     assert_eq!(problem["errors"][0]["field"], "personalize");
 }
+
+#[test]
+fn orders_move_the_sales_figures_and_teach_the_buyer_profile() {
+    use common::shop::{Shopper, create_product, set_status};
+    use serde_json::json;
+    let server = TestServer::start();
+    let olive_oil = create_product(&server, "olive-oil", "11.00", Some(40));
+    let capers = create_product(&server, "capers", "2.50", Some(40));
+    let buyer = Shopper::new(&server);
+    assert_problem(buyer.get("/api/v1/account/profile"), 401);
+    let registered = buyer.post(
+        "/api/v1/account/register",
+        json!({"email": "mia@example.com", "password": "mia's password"}),
+    );
+    assert_eq!(registered.status(), 201);
+    buyer.buy(olive_oil, 2);
+    let second = buyer.buy(capers, 4);
+    let guest = Shopper::new(&server);
+    let cancelled = guest.buy(olive_oil, 1);
+    assert_eq!(
+        set_status(&server, cancelled["number"].as_str().unwrap(), "cancelled").status(),
+        200
+    );
+
+    let report: Value = server
+        .admin(Method::GET, "/api/v1/admin/analytics")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let totals = &report["totals"];
+    assert_eq!(
+        totals["orders"], 2,
+        "the cancelled order left the figures: {report}"
+    );
+    assert_eq!(
+        totals["revenue_minor"],
+        2200 + second["total_minor"].as_i64().unwrap()
+    );
+    assert_eq!(totals["cancelled"], 1);
+    assert_eq!(report["top_products"][0]["product_id"], olive_oil);
+    assert_eq!(report["top_products"][0]["units"], 2);
+
+    let profile: Value = buyer.get("/api/v1/account/profile").json().unwrap();
+    assert_eq!(profile["orders"], 2, "{profile}");
+    assert!(
+        !profile["categories"].as_array().unwrap().is_empty(),
+        "what the customer bought shapes the profile: {profile}"
+    );
+    let reset = buyer.send(Method::DELETE, "/api/v1/account/profile", None, &[]);
+    assert!(reset.status().is_success());
+    let emptied: Value = buyer.get("/api/v1/account/profile").json().unwrap();
+    assert_eq!(emptied["orders"], 0, "{emptied}");
+}

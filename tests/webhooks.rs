@@ -366,3 +366,47 @@ fn endpoints_are_validated_listed_without_secrets_and_deleted() {
     let (status, _) = server.wait();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn orders_and_low_stock_are_announced_signed_as_they_happen() {
+    use common::shop::{Shopper, create_product, set_status};
+    let server = server_with("8");
+    let receiver = Receiver::start(|_| 200);
+    let (_, secret) = register(
+        &server,
+        &receiver.url,
+        &["order.created", "order.status_changed", "stock.low"],
+    );
+    // Six on the shelf and a threshold of five: selling one crosses it.
+    let saffron = create_product(&server, "saffron-threads", "8.00", Some(6));
+    let shopper = Shopper::new(&server);
+    let order = shopper.buy(saffron, 1);
+    let number = order["number"].as_str().unwrap();
+    assert_eq!(set_status(&server, number, "paid").status(), 200);
+
+    let mut events: HashMap<String, Value> = HashMap::new();
+    for _ in 0..3 {
+        let request = receiver.next();
+        assert_signed(&request, &secret);
+        let envelope: Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(
+            request.headers["x-shopkeep-event"],
+            envelope["type"].as_str().unwrap()
+        );
+        events.insert(
+            envelope["type"].as_str().unwrap().to_string(),
+            envelope["data"].clone(),
+        );
+    }
+    assert_eq!(events["order.created"]["number"], number);
+    assert_eq!(events["order.created"]["total_minor"], 800);
+    assert_eq!(events["order.created"]["lines"][0]["product_id"], saffron);
+    assert_eq!(events["order.status_changed"]["status"], "paid");
+    assert_eq!(events["order.status_changed"]["previous_status"], "pending");
+    assert_eq!(events["stock.low"]["product_id"], saffron);
+    assert_eq!(events["stock.low"]["stock"], 5);
+    assert!(
+        receiver.nothing_more_within(Duration::from_millis(500)),
+        "stock.low is sent once, when the threshold is crossed"
+    );
+}
