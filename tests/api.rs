@@ -440,7 +440,7 @@ fn openapi_document_covers_every_route() {
             if method != "get" {
                 assert!(
                     operation["security"].is_array(),
-                    "{method} {path} declares the admin key"
+                    "{method} {path} declares the admin key or the shopper session"
                 );
             }
         }
@@ -476,16 +476,14 @@ fn openapi_document_covers_every_route() {
             )
             .send()
             .unwrap();
-        assert_ne!(
-            response.status(),
-            404,
+        // A documented route may answer 404 for a missing resource, never for a missing route.
+        let status = response.status();
+        let detail = response.text().unwrap_or_default();
+        assert!(
+            status != 404 || !detail.contains("no route for"),
             "{operation} is documented and routed"
         );
-        assert_ne!(
-            response.status(),
-            405,
-            "{operation} is documented and routed"
-        );
+        assert_ne!(status, 405, "{operation} is documented and routed");
     }
     assert!(spec["components"]["schemas"]["ProductInput"].is_object());
     assert!(spec["components"]["securitySchemes"]["admin_key"].is_object());

@@ -27,7 +27,7 @@ pub const ORDER_NUMBER_PREFIX: &str = "SK-";
 const MAX_IDEMPOTENCY_KEY_BYTES: usize = 200;
 
 /// The checkout form as it arrives; `CheckoutDetails::parse` validates it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CheckoutInput {
     #[serde(default)]
     pub contact: ContactInput,
@@ -39,7 +39,7 @@ pub struct CheckoutInput {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ContactInput {
     #[serde(default)]
     pub name: String,
@@ -49,7 +49,7 @@ pub struct ContactInput {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct DeliveryInput {
     /// `delivery` (to the address) or `pickup` (at the shop).
     #[serde(default)]
@@ -58,7 +58,7 @@ pub struct DeliveryInput {
     pub address: Option<AddressInput>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct AddressInput {
     #[serde(default)]
     pub line1: String,

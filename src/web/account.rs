@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::json::parse_body;
@@ -18,7 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/account/logout").route(web::post().to(logout)));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct RegisterBody {
     email: String,
     password: String,
@@ -26,7 +27,7 @@ struct RegisterBody {
     name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct LoginBody {
     email: String,
     password: String,
@@ -53,7 +54,9 @@ impl From<Customer> for AccountView {
     }
 }
 
-async fn register(
+#[utoipa::path(post, path = "/api/v1/account/register", tag = "account", request_body = RegisterBody, security(("session" = [])),
+    responses((status = 200, description = "the new customer, signed in")))]
+pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
     current: CurrentShopper,
@@ -75,7 +78,9 @@ async fn register(
     signed_in(&req, StatusCode::CREATED, customer, grant.new_token)
 }
 
-async fn login(
+#[utoipa::path(post, path = "/api/v1/account/login", tag = "account", request_body = LoginBody, security(("session" = [])),
+    responses((status = 200, description = "the customer, signed in")))]
+pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     current: CurrentShopper,
@@ -108,7 +113,9 @@ fn signed_in(
     Ok(HttpResponse::build(status).json(AccountView::from(customer)))
 }
 
-async fn logout(
+#[utoipa::path(post, path = "/api/v1/account/logout", tag = "account", security(("session" = [])),
+    responses((status = 200, description = "signed out")))]
+pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     current: CurrentShopper,
@@ -120,7 +127,12 @@ async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn me(state: web::Data<AppState>, current: CurrentShopper) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/api/v1/account", tag = "account", security(("session" = [])),
+    responses((status = 200, description = "the signed-in customer")))]
+pub async fn me(
+    state: web::Data<AppState>,
+    current: CurrentShopper,
+) -> Result<HttpResponse, Problem> {
     let Some(id) = current.0.customer_id else {
         return Err(Problem::new(
             StatusCode::UNAUTHORIZED,

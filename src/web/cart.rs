@@ -7,6 +7,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::json::parse_body;
@@ -186,7 +187,9 @@ fn cart_problem(error: CartError) -> Problem {
     }
 }
 
-async fn show(
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security(("session" = [])),
+    responses((status = 200, description = "the cart, priced now")))]
+pub async fn show(
     state: web::Data<AppState>,
     shopper: CurrentShopper,
 ) -> Result<HttpResponse, Problem> {
@@ -213,7 +216,7 @@ async fn cart_response(
     Ok(HttpResponse::Ok().json(cart_json(view, &currency)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct AddBody {
     product_id: i64,
     #[serde(default)]
@@ -226,7 +229,9 @@ fn one() -> i64 {
     1
 }
 
-async fn add_item(
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", request_body = AddBody, security(("session" = [])),
+    responses((status = 200, description = "the cart after adding")))]
+pub async fn add_item(
     req: HttpRequest,
     state: web::Data<AppState>,
     shopper: CurrentShopper,
@@ -250,12 +255,14 @@ async fn add_item(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct QuantityBody {
     quantity: i64,
 }
 
-async fn update_item(
+#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", tag = "cart", params(("item_id" = i64, Path)), request_body = QuantityBody, security(("session" = [])),
+    responses((status = 200, description = "the cart after the change")))]
+pub async fn update_item(
     req: HttpRequest,
     state: web::Data<AppState>,
     shopper: CurrentShopper,
@@ -277,7 +284,9 @@ async fn update_item(
     .await
 }
 
-async fn remove_item(
+#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", tag = "cart", params(("item_id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, description = "the cart without the line")))]
+pub async fn remove_item(
     state: web::Data<AppState>,
     shopper: CurrentShopper,
     item_id: web::Path<i64>,
@@ -295,12 +304,14 @@ async fn remove_item(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct VoucherBody {
     code: String,
 }
 
-async fn apply_voucher(
+#[utoipa::path(put, path = "/api/v1/cart/voucher", tag = "cart", request_body = VoucherBody, security(("session" = [])),
+    responses((status = 200, description = "the cart with the voucher applied")))]
+pub async fn apply_voucher(
     req: HttpRequest,
     state: web::Data<AppState>,
     shopper: CurrentShopper,
@@ -319,7 +330,9 @@ async fn apply_voucher(
     .await
 }
 
-async fn remove_voucher(
+#[utoipa::path(delete, path = "/api/v1/cart/voucher", tag = "cart", security(("session" = [])),
+    responses((status = 200, description = "the cart without a voucher")))]
+pub async fn remove_voucher(
     state: web::Data<AppState>,
     shopper: CurrentShopper,
 ) -> Result<HttpResponse, Problem> {
@@ -379,7 +392,10 @@ fn checkout_problem(error: CheckoutError, currency: &Currency) -> Problem {
     }
 }
 
-async fn place_order(
+#[utoipa::path(post, path = "/api/v1/checkout", tag = "cart", request_body = CheckoutInput, security(("session" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeat the same checkout safely")),
+    responses((status = 201, description = "the order placed"), (status = 200, description = "the order an earlier request with this key placed")))]
+pub async fn place_order(
     req: HttpRequest,
     state: web::Data<AppState>,
     shopper: CurrentShopper,

@@ -1,23 +1,36 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use actix_web::HttpResponse;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, health, products, search};
+use super::{
+    account, admin, analytics, cart, health, orders, products, profile, search, vouchers, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "shopkeep", description = "Self-hosted AI shop assistant: catalog, import and operations API."),
+    info(title = "shopkeep", description = "Self-hosted AI shop assistant: catalog, search, accounts, cart, checkout, orders and operations API."),
     paths(
         products::list, products::fetch, products::create, products::replace, products::patch, products::delete,
         search::search,
         search::suggest,
         admin::import_catalog, admin::list_keys, admin::create_key, admin::revoke_key,
+        account::me, account::register, account::login, account::logout,
+        profile::show_profile, profile::reset_profile,
+        cart::show, cart::add_item, cart::update_item, cart::remove_item, cart::apply_voucher, cart::remove_voucher,
+        cart::place_order,
+        orders::my_orders, orders::my_order, orders::cancel_my_order,
+        orders::list_orders, orders::admin_order, orders::change_status,
+        vouchers::create, vouchers::list, vouchers::fetch, vouchers::patch, vouchers::remove,
+        webhooks::create_endpoint, webhooks::list_endpoints, webhooks::delete_endpoint, webhooks::ping_endpoint,
+        webhooks::list_deliveries,
+        analytics::sales_report,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&AdminKeyScheme),
-    tags((name = "catalog"), (name = "search"), (name = "admin"), (name = "operations"))
+    tags((name = "catalog"), (name = "search"), (name = "account"), (name = "cart"), (name = "orders"),
+        (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;
 
@@ -34,6 +47,13 @@ impl Modify for AdminKeyScheme {
                     .description(Some("admin API key (shk_…)"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Session-Id",
+                "shopper session token (or the shopkeep_session cookie); a request without one starts a guest session",
+            ))),
         );
     }
 }

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Admin;
@@ -152,8 +153,9 @@ fn order_problem(error: OrderError) -> Problem {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ListParams {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
     limit: Option<usize>,
 }
 
@@ -164,7 +166,9 @@ fn page_size(limit: Option<usize>) -> Result<usize, Problem> {
     }
 }
 
-async fn my_orders(
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(ListParams), security(("session" = [])),
+    responses((status = 200, description = "the shopper's orders")))]
+pub async fn my_orders(
     state: web::Data<AppState>,
     shopper: CurrentShopper,
     params: web::Query<ListParams>,
@@ -180,7 +184,9 @@ async fn my_orders(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "orders": orders })))
 }
 
-async fn my_order(
+#[utoipa::path(get, path = "/api/v1/orders/{key}", tag = "orders", params(("key" = String, Path, description = "order number or id")), security(("session" = [])),
+    responses((status = 200, description = "one of the shopper's orders")))]
+pub async fn my_order(
     state: web::Data<AppState>,
     shopper: CurrentShopper,
     key: web::Path<String>,
@@ -194,7 +200,9 @@ async fn my_order(
     Ok(HttpResponse::Ok().json(OrderJson::new(view, &currency, false)))
 }
 
-async fn cancel_my_order(
+#[utoipa::path(post, path = "/api/v1/orders/{key}/cancel", tag = "orders", params(("key" = String, Path)), security(("session" = [])),
+    responses((status = 200, description = "the cancelled order")))]
+pub async fn cancel_my_order(
     state: web::Data<AppState>,
     shopper: CurrentShopper,
     key: web::Path<String>,
@@ -218,8 +226,9 @@ async fn cancel_my_order(
     Ok(HttpResponse::Ok().json(OrderJson::new(view, &currency, false)))
 }
 
-#[derive(Debug, Deserialize)]
-struct AdminListParams {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AdminListParams {
     status: Option<String>,
     customer_id: Option<i64>,
     /// YYYY-MM-DD (UTC), inclusive.
@@ -271,7 +280,9 @@ fn admin_filter(params: &AdminListParams) -> Result<AdminFilter, Problem> {
     })
 }
 
-async fn list_orders(
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "orders", params(AdminListParams), security(("admin_key" = [])),
+    responses((status = 200, description = "orders, newest first")))]
+pub async fn list_orders(
     _admin: Admin,
     state: web::Data<AppState>,
     params: web::Query<AdminListParams>,
@@ -293,7 +304,9 @@ async fn list_orders(
     )
 }
 
-async fn admin_order(
+#[utoipa::path(get, path = "/api/v1/admin/orders/{key}", tag = "orders", params(("key" = String, Path)), security(("admin_key" = [])),
+    responses((status = 200, description = "the order")))]
+pub async fn admin_order(
     _admin: Admin,
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -306,7 +319,7 @@ async fn admin_order(
     Ok(HttpResponse::Ok().json(OrderJson::new(view, &currency, true)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct StatusBody {
     status: String,
     #[serde(default)]
@@ -316,7 +329,9 @@ struct StatusBody {
     restock: bool,
 }
 
-async fn change_status(
+#[utoipa::path(post, path = "/api/v1/admin/orders/{key}/status", tag = "orders", params(("key" = String, Path)), request_body = StatusBody, security(("admin_key" = [])),
+    responses((status = 200, description = "the order in its new status")))]
+pub async fn change_status(
     req: HttpRequest,
     admin: Admin,
     state: web::Data<AppState>,
