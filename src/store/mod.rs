@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod products;
+pub mod recommendations;
 pub mod search;
 
 use std::path::{Path, PathBuf};
