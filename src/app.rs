@@ -22,6 +22,7 @@ use crate::llm::transformer::Kernels;
 use crate::llm::worker::ModelWorker;
 use crate::ops::health::LlmStatus;
 use crate::ops::metrics::Metrics;
+use crate::ops::scheduler::Scheduler;
 use crate::search::SearchService;
 use crate::store::{Store, StoreOptions, api_keys};
 use crate::web::{self as http, AppState};
@@ -145,6 +146,16 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         what: "search indexer",
         source,
     })?;
+    let nightly_store = Arc::clone(&store);
+    let nightly = Scheduler::daily(
+        "recommendations",
+        config.commerce.recommend_rebuild_at,
+        move || crate::commerce::recommend::scheduled_rebuild(&nightly_store),
+    )
+    .map_err(|source| StartError::Thread {
+        what: "recommendation scheduler",
+        source,
+    })?;
     let (chat_model, llm_status) = start_chat_model(&config);
     let webhooks = webhooks::start(Arc::clone(&store), &config.commerce).map_err(|source| {
         StartError::Thread {
@@ -201,6 +212,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         worker.stop();
     }
     webhooks.stop();
+    nightly.stop();
     search.stop();
     if indexer.join().is_err() {
         tracing::warn!(

@@ -5,6 +5,8 @@
 //!   same CSV and inserting its raw cells with plain SQL (no validation, no hashing).
 //! - `startup`: cold and warm start of `shopkeep serve` to a ready `/readyz`, and
 //!   its resident memory while idle, against the cost of starting the process at all.
+//! - `recommend`: hit-rate@10 of recommendations on a synthetic order history,
+//!   against a best-seller baseline, and a rebuild against reading its lines.
 //!
 //! Nothing here runs in normal operation.
 
@@ -931,4 +933,148 @@ pub fn llm_benchmark(
         first.time_to_first_token.as_secs_f64() / second.time_to_first_token.as_secs_f64()
     ));
     Ok(out)
+}
+
+/// Recommendation quality on a synthetic history (hit-rate@10 of each tuning
+/// against the best-seller baseline), then the time and peak memory of a
+/// rebuild over the whole history, against reading its order lines.
+pub fn recommend_benchmark(orders: usize, seed: u64) -> Result<String, String> {
+    use crate::commerce::recommend::{self, eval};
+    use std::ffi::OsStr;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let options = eval::EvalOptions {
+        orders,
+        seed,
+        variants: eval::standard_variants(),
+    };
+    let report = eval::evaluate(dir.path(), &options).map_err(|e| e.to_string())?;
+    let mut out = format!(
+        "synthetic history: {} orders over 365 days (seed {seed}) on the demo catalog ({} available products, {} missions)\n\
+         hold-out: orders from {} on ({} of them; {} training orders before); {} held-out baskets with 2+ products, one product hidden in each\n\
+         hit-rate@{}:\n  {:<62} {:.3} ({}/{})\n",
+        report.orders,
+        report.catalog_products,
+        report.missions,
+        report.cutoff,
+        report.orders - report.training_orders,
+        report.training_orders,
+        report.queries,
+        eval::CUTOFF_RANK,
+        "popularity baseline (training-window best sellers)",
+        report.baseline_hit_rate,
+        report.baseline_hits,
+        report.queries,
+    );
+    for v in &report.variants {
+        out.push_str(&format!(
+            "  {:<62} {:.3} ({}/{}) {:.2}x the baseline; best sellers {:.0}% of places, coverage {:.0}%\n",
+            v.variant.name,
+            v.hit_rate,
+            v.hits,
+            report.queries,
+            v.hit_rate / report.baseline_hit_rate.max(f64::MIN_POSITIVE),
+            v.best_seller_share * 100.0,
+            v.coverage * 100.0,
+        ));
+    }
+    out.push_str(&format!(
+        "evaluation took {:.1} s\n",
+        started.elapsed().as_secs_f64()
+    ));
+
+    let store = Store::open(&dir.path().join("shopkeep.db"), &StoreOptions::default())
+        .map_err(|e| e.to_string())?;
+    let scan_started = Instant::now();
+    let mut lines = 0u64;
+    store
+        .read(|c| {
+            crate::store::recommendations::for_each_sold_line(
+                c,
+                &recommend::sale_statuses(),
+                "",
+                "~",
+                |_| lines += 1,
+            )
+        })
+        .map_err(|e| e.to_string())?;
+    let scan = scan_started.elapsed();
+    store.close().map_err(|e| e.to_string())?;
+    out.push_str(&format!(
+        "reading all {lines} sold order lines in-process (reference): {:.0} ms\n",
+        scan.as_secs_f64() * 1000.0
+    ));
+    // The rebuild runs in a fresh process so its peak memory is its own, not
+    // the evaluation's. The reference is the same command on the same
+    // database as of a day before any order: process, SQLite and an empty pass.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let rebuild_as_of = |at: time::OffsetDateTime| -> Result<(String, Option<u64>), String> {
+        let as_of = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| e.to_string())?;
+        let args = [
+            OsStr::new("--data-dir"),
+            dir.path().as_os_str(),
+            OsStr::new("recommend"),
+            OsStr::new("rebuild"),
+            OsStr::new("--as-of"),
+            OsStr::new(&as_of),
+        ];
+        child_run(&exe, &args)
+    };
+    let (_, floor) = rebuild_as_of(report.history_end - time::Duration::days(400))?;
+    let (printed, peak) = rebuild_as_of(report.history_end)?;
+    out.push_str(&format!(
+        "`shopkeep recommend rebuild` over the whole history, fresh process: {}\n\
+         peak RSS of that process {} (the same command with no orders in its window: {})",
+        printed.trim(),
+        megabytes(peak),
+        megabytes(floor),
+    ));
+    Ok(out)
+}
+
+/// Runs the program to completion; returns its stdout and its peak RSS.
+///
+/// The peak is the child's own `VmHWM`, sampled every millisecond while it runs
+/// (the mark only grows, so only the last millisecond can be missed). `getrusage` would
+/// not do: Linux carries the parent's high-water mark into a child across
+/// exec when it was spawned with vfork, as `Command` does.
+fn child_run(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<(String, Option<u64>), String> {
+    let mut child = Command::new(exe)
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = None;
+    let status = loop {
+        if let Some(kb) = std::fs::read_to_string(&status_file)
+            .ok()
+            .as_deref()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        {
+            peak = Some(kb * 1024);
+        }
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).map_err(|e| e.to_string())?;
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr).map_err(|e| e.to_string())?;
+    }
+    if !status.success() {
+        return Err(format!("{} failed: {stderr}", exe.display()));
+    }
+    Ok((stdout, peak))
 }

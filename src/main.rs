@@ -72,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         action: IndexAction,
     },
+    /// Recommendation tools.
+    Recommend {
+        #[command(subcommand)]
+        action: RecommendAction,
+    },
     /// Local models: list the catalog, pull, verify, remove (see models/catalog.toml).
     Models(shopkeep::llm::cli::ModelsArgs),
     /// Measure performance (results belong in docs/BENCHMARKS.md).
@@ -85,6 +90,17 @@ enum Command {
 enum IndexAction {
     /// Rebuild the search index (and missing embeddings) from the database; stop the server first.
     Rebuild,
+}
+
+#[derive(Subcommand)]
+enum RecommendAction {
+    /// Rebuild "frequently bought together" and best sellers from the orders now.
+    Rebuild {
+        /// Rebuild as of this RFC 3339 moment instead of now (orders after it
+        /// are ignored), to replay a past history.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +141,13 @@ enum BenchAction {
         /// llama.cpp's `llama-bench`, to measure the same file beside ours.
         #[arg(long)]
         llama_bench: Option<std::path::PathBuf>,
+    },
+    /// Hit-rate@10 of recommendations on a synthetic order history, against best sellers.
+    Recommend {
+        #[arg(long, default_value_t = 20_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -199,6 +222,9 @@ fn main() -> ExitCode {
         Command::Index {
             action: IndexAction::Rebuild,
         } => rebuild_index(&config),
+        Command::Recommend {
+            action: RecommendAction::Rebuild { as_of },
+        } => rebuild_recommendations(&config, as_of.as_deref()),
         Command::Models(args) => return shopkeep::llm::cli::run(&config, args),
         Command::Bench { action } => {
             let report = match action {
@@ -230,6 +256,9 @@ fn main() -> ExitCode {
                         context,
                         llama_bench.as_deref(),
                     )
+                }
+                BenchAction::Recommend { orders, seed } => {
+                    shopkeep::bench::recommend_benchmark(orders.max(100), seed)
                 }
             };
             report.map(|text| println!("{text}"))
@@ -346,6 +375,39 @@ fn rebuild_index(config: &Config) -> Result<(), String> {
             format!("{} products embedded with {m}", status.embedded)
         });
     println!("indexed {} products; {semantic}", status.indexed);
+    Ok(())
+}
+
+fn rebuild_recommendations(config: &Config, as_of: Option<&str>) -> Result<(), String> {
+    let now = match as_of {
+        None => time::OffsetDateTime::now_utc(),
+        Some(text) => {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| format!("--as-of {text:?} is not an RFC 3339 time: {e}"))?
+        }
+    };
+    let store = app::open_store(config).map_err(|e| e.to_string())?;
+    let report = shopkeep::commerce::recommend::rebuild(&store, now).map_err(|e| e.to_string())?;
+    store.close().map_err(|e| e.to_string())?;
+    if report.orders_seen == 0 {
+        println!(
+            "no orders in the last {} days to learn from (cancelled and refunded ones do not count): \
+             nothing to recommend yet; the nightly run and `shopkeep recommend rebuild` pick them up once there are",
+            report.window_days
+        );
+        return Ok(());
+    }
+    println!(
+        "learned from {} orders ({} with two or more products) in {} ms: \
+         {} product pairs bought together, {} neighbours kept for {} products, {} products ranked by sales",
+        report.orders_seen,
+        report.baskets_paired,
+        report.duration_ms,
+        report.pairs_counted,
+        report.pairs_kept,
+        report.products_with_neighbours,
+        report.products_ranked
+    );
     Ok(())
 }
 

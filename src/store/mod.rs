@@ -12,6 +12,7 @@ pub mod customers;
 pub mod orders;
 pub mod products;
 pub mod profiles;
+pub mod recommendations;
 pub mod search;
 pub mod sessions;
 pub mod vouchers;

@@ -5,7 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, analytics, cart, health, orders, products, profile, search, vouchers, webhooks,
+    account, admin, analytics, cart, health, orders, products, profile, recommendations, search,
+    vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -26,6 +27,7 @@ use super::{
         webhooks::create_endpoint, webhooks::list_endpoints, webhooks::delete_endpoint, webhooks::ping_endpoint,
         webhooks::list_deliveries,
         analytics::sales_report,
+        recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&AdminKeyScheme),
