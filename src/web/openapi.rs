@@ -31,7 +31,7 @@ use super::{
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&AdminKeyScheme),
-    tags((name = "catalog"), (name = "search"), (name = "account"), (name = "cart"), (name = "orders"),
+    tags((name = "catalog"), (name = "search"), (name = "account"), (name = "cart"), (name = "orders"), (name = "recommendations"),
         (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;

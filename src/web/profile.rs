@@ -22,7 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The customer's learned preferences, strongest first within each kind.
-#[utoipa::path(get, path = "/api/v1/account/profile", tag = "account",
+#[utoipa::path(get, path = "/api/v1/account/profile", tag = "account", security(("session" = [])),
     responses((status = 200, body = Profile),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn show_profile(
@@ -39,7 +39,7 @@ pub async fn show_profile(
 }
 
 /// Forget everything learned about the customer; their orders stay.
-#[utoipa::path(delete, path = "/api/v1/account/profile", tag = "account",
+#[utoipa::path(delete, path = "/api/v1/account/profile", tag = "account", security(("session" = [])),
     responses((status = 204),
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn reset_profile(

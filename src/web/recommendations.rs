@@ -82,7 +82,7 @@ pub async fn for_product(
 
 /// Picks for the current shopper from their cart and past orders, never
 /// what is already in the cart; best sellers when there is nothing to go on.
-#[utoipa::path(get, path = "/api/v1/recommendations", tag = "recommendations",
+#[utoipa::path(get, path = "/api/v1/recommendations", tag = "recommendations", security(("session" = [])),
     params(("limit" = Option<usize>, Query, description = "1 to 50 (default 10)")),
     responses((status = 200, body = Recommendations), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn for_shopper(
