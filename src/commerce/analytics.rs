@@ -466,12 +466,10 @@ fn parse_day(text: &str) -> Option<Date> {
 mod tests {
     use super::*;
     use crate::commerce::OrderLine;
-    use crate::store::{Store, StoreOptions};
+    use crate::store::Store;
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db"), &StoreOptions::default()).unwrap();
-        (dir, store)
+        crate::store::scratch()
     }
 
     fn line(product_id: i64, category: &str, quantity: i64, unit_price_minor: i64) -> OrderLine {

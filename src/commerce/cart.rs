@@ -479,3 +479,50 @@ fn check_stock(offer: &Offer, wanted: i64) -> Result<(), CartError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(rate: &str, inclusive: bool) -> CommerceSettings {
+        let env = vec![
+            (
+                "SHOPKEEP_COMMERCE_TAX_RATE_PERCENT".to_string(),
+                rate.to_string(),
+            ),
+            (
+                "SHOPKEEP_COMMERCE_TAX_INCLUSIVE".to_string(),
+                inclusive.to_string(),
+            ),
+        ];
+        crate::config::Config::from_sources(&Default::default(), &env)
+            .unwrap()
+            .commerce
+    }
+
+    #[test]
+    fn tax_is_added_or_carved_out_and_rounds_half_up() {
+        let added = Totals::compute(1550, 0, &settings("8.25", false));
+        assert_eq!((added.tax_minor, added.total_minor), (128, 1678));
+        let discounted = Totals::compute(1000, 200, &settings("10", false));
+        assert_eq!((discounted.tax_minor, discounted.total_minor), (80, 880));
+        // 20% inside 12.00: 12.00 × 20 / 120 = 2.00; the total stays the price.
+        let inclusive = Totals::compute(1200, 0, &settings("20", true));
+        assert_eq!((inclusive.tax_minor, inclusive.total_minor), (200, 1200));
+        // 0.5 of a cent rounds up: 5% of 0.10 is 0.005.
+        assert_eq!(Totals::compute(10, 0, &settings("5", false)).tax_minor, 1);
+        let capped = Totals::compute(500, 900, &settings("0", false));
+        assert_eq!((capped.discount_minor, capped.total_minor), (500, 0));
+    }
+
+    #[test]
+    fn tax_rates_parse_with_two_decimals_at_most() {
+        let refused = crate::config::Config::from_sources(
+            &Default::default(),
+            &[("SHOPKEEP_COMMERCE_TAX_RATE_PERCENT".into(), "8.125".into())],
+        );
+        assert!(refused.is_err(), "three decimals are refused");
+        assert_eq!(settings("8.25", false).tax_rate_basis_points, 825);
+        assert_eq!(settings("7%", false).tax_rate_basis_points, 700);
+    }
+}

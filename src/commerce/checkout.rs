@@ -139,11 +139,10 @@ impl CheckoutDetails {
                 serde_json::Value::Null
             }
         };
-        if !email.is_empty() && !plausible_email(&email) {
-            errors.push(FieldError::new(
-                "contact.email",
-                "must be an email address such as ana@example.com",
-            ));
+        if !email.is_empty()
+            && let Err(reason) = super::shopper::check_email(&email)
+        {
+            errors.push(FieldError::new("contact.email", reason));
         }
         let payment_method = input.payment_method.as_deref().unwrap_or("manual").trim();
         if payments.get(payment_method).is_none() {
@@ -177,15 +176,6 @@ fn text_note(note: &str, errors: &mut Vec<FieldError>) -> String {
         errors.push(FieldError::new("note", "must be at most 1000 characters"));
     }
     note.to_string()
-}
-
-fn plausible_email(email: &str) -> bool {
-    email.rsplit_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-    }) && !email.chars().any(char::is_whitespace)
 }
 
 /// A cart line that cannot be bought as it stands.

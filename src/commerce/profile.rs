@@ -419,14 +419,12 @@ mod tests {
     use super::*;
     use crate::catalog::{Currency, ProductDraft, ProductInput};
     use crate::commerce::{OrderLine, OrderStatus};
-    use crate::store::{Store, StoreOptions, products};
+    use crate::store::{Store, products};
 
     const T0: &str = "2025-03-01T12:00:00Z";
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db"), &StoreOptions::default()).unwrap();
-        (dir, store)
+        crate::store::scratch()
     }
 
     fn customer(store: &Store, email: &str) -> i64 {

@@ -170,7 +170,8 @@ impl Registration {
     }
 }
 
-fn check_email(email: &str) -> Result<(), &'static str> {
+/// Whether `email` looks like a deliverable address; the reason when not.
+pub fn check_email(email: &str) -> Result<(), &'static str> {
     let (local, domain) = email
         .rsplit_once('@')
         .ok_or("must be an email address such as ana@example.com")?;
@@ -301,12 +302,9 @@ fn token_hash(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreOptions;
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db"), &StoreOptions::default()).unwrap();
-        (dir, store)
+        crate::store::scratch()
     }
 
     fn settings() -> CommerceSettings {

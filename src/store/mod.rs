@@ -241,6 +241,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A store in a fresh temporary directory, for unit tests; the directory
+/// lives as long as the returned guard.
+#[cfg(test)]
+pub fn scratch() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store =
+        Store::open(&dir.path().join("shop.db"), &StoreOptions::default()).expect("open store");
+    (dir, store)
+}
+
 /// `at` as RFC 3339 UTC to the second ("2026-11-23T20:45:07Z"): fixed width,
 /// so such columns compare and sort correctly as text.
 pub fn timestamp(at: time::OffsetDateTime) -> String {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::json::parse_body;
+use super::json::{TotalsJson, decimal, parse_body};
 use super::orders::OrderJson;
 use super::problem::Problem;
 use super::shopper::CurrentShopper;
@@ -35,14 +35,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(remove_voucher)),
         )
         .service(web::resource("/checkout").route(web::post().to(place_order)));
-}
-
-/// A decimal amount in the shop currency.
-fn amount(currency: &Currency, minor: i64) -> String {
-    match crate::catalog::Money::from_minor(minor) {
-        Ok(money) => currency.format_plain(money),
-        Err(_) => minor.to_string(),
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -86,15 +78,8 @@ struct CartJson {
     currency: &'static str,
     items: Vec<LineJson>,
     item_count: i64,
-    subtotal: String,
-    subtotal_minor: i64,
-    discount: String,
-    discount_minor: i64,
-    tax: String,
-    tax_minor: i64,
-    total: String,
-    total_minor: i64,
-    tax_inclusive: bool,
+    #[serde(flatten)]
+    totals: TotalsJson,
     tax_rate_percent: f64,
     voucher: Option<VoucherJson>,
     voucher_problem: Option<VoucherProblemJson>,
@@ -112,11 +97,11 @@ fn line_json(line: CartLine, currency: &Currency) -> LineJson {
         variant_title: line.offer.variant_title,
         sku: line.offer.sku,
         quantity: line.quantity,
-        unit_price: amount(currency, line.unit_price_minor),
+        unit_price: decimal(currency, line.unit_price_minor),
         unit_price_minor: line.unit_price_minor,
-        line_total: amount(currency, line.line_total_minor),
+        line_total: decimal(currency, line.line_total_minor),
         line_total_minor: line.line_total_minor,
-        previous_unit_price: line.previous_unit_price_minor.map(|p| amount(currency, p)),
+        previous_unit_price: line.previous_unit_price_minor.map(|p| decimal(currency, p)),
         available: line.offer.stock.map(|s| s.max(0)),
         problem: line.problem,
     }
@@ -129,18 +114,10 @@ fn cart_json(view: CartView, currency: &Currency) -> CartJson {
     CartJson {
         currency: currency.code(),
         item_count,
-        subtotal: amount(currency, t.subtotal_minor),
-        subtotal_minor: t.subtotal_minor,
-        discount: amount(currency, t.discount_minor),
-        discount_minor: t.discount_minor,
-        tax: amount(currency, t.tax_minor),
-        tax_minor: t.tax_minor,
-        total: amount(currency, t.total_minor),
-        total_minor: t.total_minor,
-        tax_inclusive: t.tax_inclusive,
+        totals: TotalsJson::new(currency, &t),
         tax_rate_percent: f64::from(t.tax_rate_basis_points) / 100.0,
         voucher: view.voucher.map(|v| VoucherJson {
-            discount: amount(currency, v.discount_minor),
+            discount: decimal(currency, v.discount_minor),
             discount_minor: v.discount_minor,
             code: v.code,
             description: v.description,

@@ -8,11 +8,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Admin;
-use super::json::parse_body;
+use super::json::{TotalsJson, decimal, parse_body};
 use super::problem::Problem;
 use super::shopper::CurrentShopper;
-use crate::catalog::{Currency, Money};
+use crate::catalog::Currency;
 use crate::commerce::OrderStatus;
+use crate::commerce::cart::Totals;
 use crate::commerce::order::{self, OrderError, OrderView, StatusChange};
 use crate::store::orders::AdminFilter;
 
@@ -23,13 +24,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/orders").route(web::get().to(list_orders)))
         .service(web::resource("/admin/orders/{key}").route(web::get().to(admin_order)))
         .service(web::resource("/admin/orders/{key}/status").route(web::post().to(change_status)));
-}
-
-fn amount(currency: &Currency, minor: i64) -> String {
-    match Money::from_minor(minor) {
-        Ok(money) => currency.format_plain(money),
-        Err(_) => minor.to_string(),
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -64,15 +58,8 @@ pub struct OrderJson {
     /// The statuses it may move to next.
     next_statuses: Vec<OrderStatus>,
     currency: String,
-    subtotal: String,
-    subtotal_minor: i64,
-    discount: String,
-    discount_minor: i64,
-    tax: String,
-    tax_minor: i64,
-    total: String,
-    total_minor: i64,
-    tax_inclusive: bool,
+    #[serde(flatten)]
+    totals: TotalsJson,
     voucher_code: Option<String>,
     payment_method: String,
     payment_reference: Option<String>,
@@ -94,15 +81,17 @@ impl OrderJson {
             id: o.id,
             next_statuses: o.status.next().to_vec(),
             status: o.status,
-            subtotal: amount(currency, o.subtotal_minor),
-            subtotal_minor: o.subtotal_minor,
-            discount: amount(currency, o.discount_minor),
-            discount_minor: o.discount_minor,
-            tax: amount(currency, o.tax_minor),
-            tax_minor: o.tax_minor,
-            total: amount(currency, o.total_minor),
-            total_minor: o.total_minor,
-            tax_inclusive: o.tax_inclusive,
+            totals: TotalsJson::new(
+                currency,
+                &Totals {
+                    subtotal_minor: o.subtotal_minor,
+                    discount_minor: o.discount_minor,
+                    tax_minor: o.tax_minor,
+                    total_minor: o.total_minor,
+                    tax_inclusive: o.tax_inclusive,
+                    tax_rate_basis_points: 0,
+                },
+            ),
             number: o.number,
             currency: o.currency,
             voucher_code: o.voucher_code,
@@ -117,8 +106,8 @@ impl OrderJson {
                 .lines
                 .into_iter()
                 .map(|l| OrderLineJson {
-                    unit_price: amount(currency, l.unit_price_minor),
-                    line_total: amount(currency, l.line_total_minor),
+                    unit_price: decimal(currency, l.unit_price_minor),
+                    line_total: decimal(currency, l.line_total_minor),
                     product_id: l.product_id,
                     variant_id: l.variant_id,
                     sku: l.sku,
