@@ -133,6 +133,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         && let Some(report) = demo::load_if_empty(&store, &config.currency)?
     {
         tracing::info!(summary = %report.summary(), "loaded the demo catalog (start with --no-demo to skip it)");
+        if crate::assistant::faq::seed_demo(&store)? {
+            tracing::info!("loaded the demo shop's FAQ");
+        }
     }
     let access = Access::new();
     ensure_first_key(&store, &access, &config.admin_key_path())?;
@@ -172,6 +175,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         metrics: Metrics::new()?,
         shutting_down: AtomicBool::new(false),
         payments: Default::default(),
+        live: Default::default(),
         webhooks: webhooks.waker(),
         config: config.clone(),
     });

@@ -1078,3 +1078,56 @@ fn child_run(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<(String, Option<u6
     }
     Ok((stdout, peak))
 }
+
+/// Runs the assistant's scenario suite on a fresh demo shop and reports each
+/// scenario, the success rate and the turn latency.
+pub fn assistant_benchmark(
+    tier: &str,
+    scenarios: Option<&Path>,
+    verbose: bool,
+) -> Result<String, String> {
+    use crate::assistant::eval;
+    if tier != "free" {
+        return Err(format!(
+            "tier {tier:?} is not measurable yet: the scenario suite runs on the free tier"
+        ));
+    }
+    let text = match scenarios {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        None => eval::SCENARIOS.to_string(),
+    };
+    let scenarios = eval::parse(&text).map_err(|e| e.to_string())?;
+    let shop = eval::EvalShop::open().map_err(|e| e.to_string())?;
+    let outcomes = eval::run(&shop, &scenarios).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    for outcome in &outcomes {
+        let mark = if outcome.passed() { "pass" } else { "FAIL" };
+        out.push_str(&format!("{mark}  {}\n", outcome.name));
+        if verbose || !outcome.passed() {
+            for failure in &outcome.failures {
+                out.push_str(&format!("        {failure}\n"));
+            }
+        }
+    }
+    let mut times: Vec<f64> = outcomes
+        .iter()
+        .flat_map(|o| o.turn_times.iter().map(|t| t.as_secs_f64() * 1000.0))
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let percentile = |p: f64| {
+        times
+            .get(((times.len() as f64 - 1.0) * p) as usize)
+            .copied()
+    };
+    out.push_str(&format!(
+        "tier {tier}: {}/{} scenarios passed ({:.1}%), {} turns, turn latency p50 {:.1} ms, p95 {:.1} ms",
+        outcomes.iter().filter(|o| o.passed()).count(),
+        outcomes.len(),
+        eval::success_rate(&outcomes) * 100.0,
+        times.len(),
+        percentile(0.5).unwrap_or(0.0),
+        percentile(0.95).unwrap_or(0.0),
+    ));
+    Ok(out)
+}

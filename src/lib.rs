@@ -1,10 +1,13 @@
 //! shopkeep: a self-hosted AI shop assistant in one binary.
 //!
-//! Data flows one way: `web` → (`commerce`, `catalog`, `search`, `llm`, `access`, `ops`) → `store`.
+//! Data flows one way: `web` → `assistant` → (`search`, `commerce`, `llm`) → `store`;
+//! `web` also calls `commerce`, `catalog`, `search`, `llm`, `access` and `ops` directly.
 //!
 //! - [`config`]: the typed configuration and the only reader of the environment.
 //! - [`store`]: SQLite — connections, migrations, queries.
 //! - [`catalog`]: products, money, validation and importers.
+//! - [`assistant`]: conversations: intents, tools, the free-tier driver,
+//!   checkout confirmation, memory and live handoff.
 //! - [`commerce`]: sessions, carts, checkout, orders, vouchers, webhooks,
 //!   recommendations, profiles and sales analytics.
 //! - [`access`]: admin API keys.
@@ -17,6 +20,7 @@
 
 pub mod access;
 pub mod app;
+pub mod assistant;
 pub mod bench;
 pub mod catalog;
 pub mod commerce;

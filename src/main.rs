@@ -142,6 +142,18 @@ enum BenchAction {
         #[arg(long)]
         llama_bench: Option<std::path::PathBuf>,
     },
+    /// The assistant's scripted shopper conversations: per-scenario report and success rate.
+    Assistant {
+        /// Which tier answers: free (rules, no model).
+        #[arg(long, default_value = "free")]
+        tier: String,
+        /// A scenario file instead of the built-in suite.
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+        /// Print every failure, not only the failing scenarios' names.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Hit-rate@10 of recommendations on a synthetic order history, against best sellers.
     Recommend {
         #[arg(long, default_value_t = 20_000)]
@@ -260,6 +272,11 @@ fn main() -> ExitCode {
                 BenchAction::Recommend { orders, seed } => {
                     shopkeep::bench::recommend_benchmark(orders.max(100), seed)
                 }
+                BenchAction::Assistant {
+                    tier,
+                    scenarios,
+                    verbose,
+                } => shopkeep::bench::assistant_benchmark(&tier, scenarios.as_deref(), verbose),
             };
             report.map(|text| println!("{text}"))
         }

@@ -105,7 +105,7 @@ fn divide_half_up(numerator: i128, denominator: i128) -> i128 {
 }
 
 /// A priced cart: its lines, voucher, totals and what the shopper should know.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CartView {
     pub lines: Vec<CartLine>,
     pub voucher: Option<AppliedVoucher>,

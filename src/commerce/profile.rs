@@ -29,8 +29,9 @@ use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
 use super::PlacedOrder;
-use crate::store::StoreError;
+use crate::search::personal::Affinities;
 use crate::store::profiles::{self, SummaryRow, WeightRow};
+use crate::store::{Store, StoreError};
 
 /// After this long, a purchase counts half as much as a new one.
 pub const HALF_LIFE: Duration = Duration::days(90);
@@ -412,6 +413,41 @@ fn format_time(at: OffsetDateTime) -> Result<String, StoreError> {
     at.to_offset(time::UtcOffset::UTC)
         .format(&Rfc3339)
         .map_err(|e| StoreError::Corrupt(format!("timestamp {at}: {e}")))
+}
+
+/// A preference at least this strong (a share of what the customer bought)
+/// becomes a search boost.
+const STRONG_PREFERENCE: f64 = 0.2;
+/// Boosts per kind, so a long history does not drown the query.
+const MAX_BOOSTS_PER_KIND: usize = 5;
+
+/// The customer's strong preferences as search boosts. A profile that cannot
+/// be read costs the shopper their boosts, never their search.
+pub fn search_affinities(store: &Store, customer_id: i64, now: OffsetDateTime) -> Affinities {
+    match store.read(|c| for_customer(c, customer_id, now)) {
+        Ok(profile) => affinities(&profile),
+        Err(err) => {
+            tracing::warn!(error = %err, customer_id, "profile unreadable; searching without it");
+            Affinities::default()
+        }
+    }
+}
+
+fn affinities(profile: &Profile) -> Affinities {
+    let strong = |kind: FacetKind| -> Vec<(String, f32)> {
+        profile
+            .preferences(kind)
+            .iter()
+            .filter(|p| p.weight >= STRONG_PREFERENCE)
+            .take(MAX_BOOSTS_PER_KIND)
+            .map(|p| (p.value.clone(), p.weight as f32))
+            .collect()
+    };
+    Affinities {
+        brands: strong(FacetKind::Brand),
+        categories: strong(FacetKind::Category),
+        dietary: strong(FacetKind::Dietary),
+    }
 }
 
 #[cfg(test)]

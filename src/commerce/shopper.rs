@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use crate::catalog::FieldError;
 use crate::config::CommerceSettings;
 use crate::store::customers::{self, Customer};
-use crate::store::{Store, StoreError, carts, orders, sessions, timestamp};
+use crate::store::{Store, StoreError, carts, conversations, orders, sessions, timestamp};
 
 /// Who is shopping: always a session, and a customer once signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +244,12 @@ fn sign_in(
             crate::commerce::cart::merge_guest_cart(tx, current.session_id, customer_id, settings)?;
         }
         orders::adopt_session_orders(tx, current.session_id, customer_id)?;
+        conversations::adopt_session(
+            tx,
+            current.session_id,
+            grant.shopper.session_id,
+            customer_id,
+        )?;
         // The new session sees the orders placed as a guest through the account.
         if current.session_id != grant.shopper.session_id {
             sessions::delete(tx, current.session_id)?;

@@ -8,7 +8,10 @@
 pub mod analytics;
 pub mod api_keys;
 pub mod carts;
+pub mod conversations;
 pub mod customers;
+pub mod faq;
+pub mod intents;
 pub mod orders;
 pub mod products;
 pub mod profiles;
@@ -35,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_webhooks.sql"),
     include_str!("migrations/0007_recommendations.sql"),
     include_str!("migrations/0008_profiles_analytics.sql"),
+    include_str!("migrations/0009_assistant.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

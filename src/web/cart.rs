@@ -74,7 +74,7 @@ struct VoucherProblemJson {
 }
 
 #[derive(Debug, Serialize)]
-struct CartJson {
+pub(super) struct CartJson {
     currency: &'static str,
     items: Vec<LineJson>,
     item_count: i64,
@@ -107,7 +107,7 @@ fn line_json(line: CartLine, currency: &Currency) -> LineJson {
     }
 }
 
-fn cart_json(view: CartView, currency: &Currency) -> CartJson {
+pub(super) fn cart_json(view: CartView, currency: &Currency) -> CartJson {
     let item_count = view.item_count();
     let ready = view.ready_for_checkout();
     let t = view.totals;

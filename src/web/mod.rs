@@ -9,6 +9,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod cart;
+pub mod chat;
 pub mod health;
 pub mod json;
 pub mod observe;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub payments: Payments,
     /// Wakes the webhook dispatcher once a transaction that enqueued events committed.
     pub webhooks: crate::commerce::webhooks::Waker,
+    /// Open chat streams waiting for an admin's messages.
+    pub live: crate::assistant::live::Live,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.
@@ -81,7 +84,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(webhooks::routes)
                     .configure(recommendations::routes)
                     .configure(profile::routes)
-                    .configure(analytics::routes),
+                    .configure(analytics::routes)
+                    .configure(chat::routes),
             );
     }
 }

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, analytics, cart, health, orders, products, profile, recommendations, search,
-    vouchers, webhooks,
+    account, admin, analytics, cart, chat, health, orders, products, profile, recommendations,
+    search, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -27,11 +27,14 @@ use super::{
         webhooks::create_endpoint, webhooks::list_endpoints, webhooks::delete_endpoint, webhooks::ping_endpoint,
         webhooks::list_deliveries,
         analytics::sales_report,
+        chat::chat, chat::my_conversation, chat::live_events,
+        chat::list_conversations, chat::transcript, chat::take_over, chat::release, chat::admin_message,
+        chat::show_faq, chat::replace_faq,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
     modifiers(&AdminKeyScheme),
-    tags((name = "catalog"), (name = "search"), (name = "account"), (name = "cart"), (name = "orders"), (name = "recommendations"),
+    tags((name = "catalog"), (name = "search"), (name = "account"), (name = "cart"), (name = "orders"), (name = "recommendations"), (name = "assistant"),
         (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -16,18 +16,13 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::problem::Problem;
 use super::shopper::CurrentShopper;
-use crate::commerce::profile::{self, FacetKind, Profile};
+use crate::commerce::profile;
 use crate::search::fusion::Fusion;
-use crate::search::personal::Affinities;
 use crate::search::query::{Boosts, Filters};
 use crate::search::{SearchRequest, SearchResults, Sort, Suggestion};
 
 const MAX_QUERY_CHARS: usize = 512;
 const MAX_OFFSET: usize = 10_000;
-/// Learned preferences weaker than this do not move search results.
-const STRONG_PREFERENCE: f64 = 0.2;
-/// Preferences per kind that may boost, which bounds the work per search.
-const MAX_BOOSTS_PER_KIND: usize = 5;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/search").route(web::get().to(search)))
@@ -111,7 +106,8 @@ pub async fn search(
     let store = state.store.clone();
     let results = web::block(move || {
         if let Some(customer_id) = customer_id {
-            request.affinities = personal_boosts(&store, customer_id);
+            request.affinities =
+                profile::search_affinities(&store, customer_id, OffsetDateTime::now_utc());
         }
         service.search(&request)
     })
@@ -136,35 +132,6 @@ async fn signed_in_customer(req: &HttpRequest) -> Option<i64> {
     }
     let shopper = CurrentShopper::extract(req).await.ok()?;
     shopper.0.customer_id
-}
-
-/// The customer's strong preferences as search boosts. A profile that cannot
-/// be read costs the shopper their boosts, never their search.
-fn personal_boosts(store: &crate::store::Store, customer_id: i64) -> Affinities {
-    match store.read(|c| profile::for_customer(c, customer_id, OffsetDateTime::now_utc())) {
-        Ok(profile) => affinities(&profile),
-        Err(err) => {
-            tracing::warn!(error = %err, customer_id, "profile unreadable; searching without it");
-            Affinities::default()
-        }
-    }
-}
-
-fn affinities(profile: &Profile) -> Affinities {
-    let strong = |kind: FacetKind| -> Vec<(String, f32)> {
-        profile
-            .preferences(kind)
-            .iter()
-            .filter(|p| p.weight >= STRONG_PREFERENCE)
-            .take(MAX_BOOSTS_PER_KIND)
-            .map(|p| (p.value.clone(), p.weight as f32))
-            .collect()
-    };
-    Affinities {
-        brands: strong(FacetKind::Brand),
-        categories: strong(FacetKind::Category),
-        dietary: strong(FacetKind::Dietary),
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,0 +1,445 @@
+//! The shop assistant: conversations that find products, fill the cart,
+//! place orders after confirmation and report order status.
+//!
+//! A turn runs: find or start the shopper's conversation → store their
+//! message with its intent and mood → unless a person from the shop has
+//! taken over, let a driver answer with the tools → store the reply, the
+//! actions and the working memory. Events stream out as they happen (tool
+//! calls, products, cart, reply text) for the chat UI.
+//!
+//! - [`intent`], [`slots`], [`sentiment`]: what a message asks for, its
+//!   quantities, prices, dietary words and references, and its mood.
+//! - [`tools`]: the shop actions, bound to one shopper.
+//! - [`rules`]: the free tier's driver (no model).
+//! - [`checkout`]: placing an order only after a confirmation turn.
+//! - [`state`], [`memory`]: working memory, history and running summary.
+//! - [`faq`]: answers from the shop's FAQ.
+//! - [`live`]: events for shoppers' open streams (an admin's messages).
+//!
+//! Data flows web → assistant → (search, commerce, llm) → store. This module
+//! must not know about HTTP; product, FAQ and tool text is data it shows,
+//! never instructions it follows.
+
+pub mod checkout;
+pub mod eval;
+pub mod faq;
+pub mod intent;
+pub mod live;
+pub mod memory;
+pub mod rules;
+pub mod sentiment;
+pub mod slots;
+pub mod state;
+pub mod tools;
+
+use serde::Serialize;
+
+use crate::commerce::Shopper;
+use crate::commerce::cart::CartView;
+use crate::store::conversations::{self, ConversationRow, MessageRow, NewMessage};
+use crate::store::{Store, StoreError, intents, now_utc};
+use intent::{Classified, Intent};
+use live::{Live, LiveEvent};
+use state::WorkingMemory;
+use tools::{ProductCard, Shop, ToolError, Toolbox};
+
+/// Longest shopper message accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+/// Below this confidence a message is queued for the model to classify later.
+const REFINE_BELOW: f32 = 0.6;
+/// Words per streamed text event when the reply is not generated token by token.
+const STREAM_CHUNK_WORDS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssistantError {
+    #[error("message: {0}")]
+    BadMessage(&'static str),
+    #[error("there is no conversation {0}")]
+    NoConversation(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Tool(String),
+}
+
+impl From<ToolError> for AssistantError {
+    fn from(error: ToolError) -> Self {
+        match error {
+            ToolError::Store(e) => AssistantError::Store(e),
+            other => AssistantError::Tool(other.to_string()),
+        }
+    }
+}
+
+/// A tool call of a turn and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Action {
+    pub tool: String,
+    pub arguments: serde_json::Value,
+    pub ok: bool,
+    pub summary: String,
+}
+
+/// Something that happened during a turn, in order, for a streaming client.
+#[derive(Debug, Clone)]
+pub enum TurnEvent {
+    /// The conversation the turn belongs to (first, so a new one is known at once).
+    Conversation(String),
+    /// A piece of the reply text.
+    Token(String),
+    ToolCall {
+        name: String,
+        arguments: serde_json::Value,
+    },
+    ToolResult {
+        name: String,
+        ok: bool,
+        summary: String,
+    },
+    Products(Vec<ProductCard>),
+    Cart(CartView),
+    /// A checkout summary is waiting for the shopper's yes or no.
+    ConfirmationNeeded,
+    /// A person from the shop answers this conversation now.
+    Handoff {
+        by: String,
+    },
+}
+
+/// Token counts and cost of a turn's model calls (zero when no model ran).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    pub cost_micros: u64,
+}
+
+/// A finished turn.
+#[derive(Debug)]
+pub struct TurnReply {
+    pub conversation_id: String,
+    pub reply: String,
+    pub actions: Vec<Action>,
+    pub products: Vec<ProductCard>,
+    pub cart: Option<CartView>,
+    pub intent: Classified,
+    /// "free" for the rules, a model tier when a model answered, "human" while taken over.
+    pub tier: &'static str,
+    pub model: Option<String>,
+    pub usage: Usage,
+    pub order_number: Option<String>,
+    /// Whether the conversation is flagged for the admin after this turn.
+    pub flagged: bool,
+}
+
+/// One shopper message, with what the engine worked out about it.
+pub struct Turn<'a> {
+    pub conversation_id: &'a str,
+    pub message: &'a str,
+    /// The stored message's id: later messages have larger ids.
+    pub message_id: i64,
+    pub intent: Intent,
+    pub confidence: f32,
+    pub slots: slots::Slots,
+    pub shop_name: &'a str,
+}
+
+/// The assistant, for one request.
+pub struct Assistant<'a> {
+    pub shop: Shop<'a>,
+    pub shop_name: &'a str,
+    pub live: &'a Live,
+}
+
+impl Assistant<'_> {
+    /// Answers one shopper message.
+    pub fn turn(
+        &self,
+        shopper: Shopper,
+        conversation_id: Option<&str>,
+        message: &str,
+        emit: &mut dyn FnMut(TurnEvent),
+    ) -> Result<TurnReply, AssistantError> {
+        let message = check_message(message)?;
+        let conversation = self.open(shopper, conversation_id)?;
+        emit(TurnEvent::Conversation(conversation.id.clone()));
+        let classified = self.classify(message)?;
+        let mood = sentiment::mood(message);
+        let message_id = self.shop.store.write(|tx| {
+            conversations::append(
+                tx,
+                &conversation.id,
+                &NewMessage {
+                    role: "shopper",
+                    content: message,
+                    intent: Some(classified.intent.as_str()),
+                    confidence: Some(f64::from(classified.confidence)),
+                    mood: Some(f64::from(mood.score)),
+                    actions: "[]",
+                    ..NewMessage::default()
+                },
+                &now_utc(),
+            )
+        })?;
+        let flag = if classified.intent == Intent::Human {
+            Some("asked_for_human")
+        } else if mood.frustrated {
+            Some("frustrated")
+        } else {
+            None
+        };
+        if let Some(reason) = flag {
+            self.shop
+                .store
+                .write(|tx| conversations::flag(tx, &conversation.id, reason, &now_utc()))?;
+        }
+        if let Some(admin) = &conversation.taken_over_by {
+            emit(TurnEvent::Handoff { by: admin.clone() });
+            return Ok(TurnReply {
+                conversation_id: conversation.id,
+                reply: String::new(),
+                actions: Vec::new(),
+                products: Vec::new(),
+                cart: None,
+                intent: classified,
+                tier: "human",
+                model: None,
+                usage: Usage::default(),
+                order_number: None,
+                flagged: true,
+            });
+        }
+        let turn = Turn {
+            conversation_id: &conversation.id,
+            message,
+            message_id,
+            intent: classified.intent,
+            confidence: classified.confidence,
+            slots: slots::extract(message, self.shop.currency.exponent()),
+            shop_name: self.shop_name,
+        };
+        let mut memory = WorkingMemory::from_json(&conversation.state);
+        let tools = Toolbox {
+            shop: self.shop,
+            shopper,
+        };
+        let response = rules::respond(&tools, &mut memory, &turn, emit)?;
+        stream_text(&response.reply, emit);
+        let actions = serde_json::to_string(&response.actions).unwrap_or_else(|_| "[]".into());
+        self.shop.store.write(|tx| {
+            let now = now_utc();
+            conversations::append(
+                tx,
+                &conversation.id,
+                &NewMessage {
+                    role: "assistant",
+                    content: &response.reply,
+                    tier: Some("free"),
+                    actions: &actions,
+                    ..NewMessage::default()
+                },
+                &now,
+            )?;
+            conversations::save_turn_state(
+                tx,
+                &conversation.id,
+                &memory.to_json(),
+                f64::from(mood.score),
+                &now,
+            )
+        })?;
+        memory::history(self.shop.store, &conversation)?;
+        Ok(TurnReply {
+            conversation_id: conversation.id,
+            reply: response.reply,
+            actions: response.actions,
+            products: response.products,
+            cart: response.cart,
+            intent: classified,
+            tier: "free",
+            model: None,
+            usage: Usage::default(),
+            order_number: response.order_number,
+            flagged: flag.is_some() || conversation.flag.is_some(),
+        })
+    }
+
+    /// The shopper's conversation `id`, or a new one. Someone else's is as
+    /// good as missing.
+    fn open(&self, shopper: Shopper, id: Option<&str>) -> Result<ConversationRow, AssistantError> {
+        let now = now_utc();
+        let Some(id) = id else {
+            let id = uuid::Uuid::new_v4().to_string();
+            self.shop.store.write(|tx| {
+                conversations::insert(tx, &id, shopper.session_id, shopper.customer_id, &now)
+            })?;
+            return self
+                .conversation(shopper, &id)?
+                .ok_or(AssistantError::NoConversation(id));
+        };
+        let found = self
+            .conversation(shopper, id)?
+            .ok_or_else(|| AssistantError::NoConversation(id.to_string()))?;
+        if let (None, Some(customer_id)) = (found.customer_id, shopper.customer_id) {
+            self.shop
+                .store
+                .write(|tx| conversations::set_customer(tx, id, customer_id))?;
+        }
+        Ok(found)
+    }
+
+    /// A conversation the shopper may see: started in their session, or
+    /// belonging to their account.
+    pub fn conversation(
+        &self,
+        shopper: Shopper,
+        id: &str,
+    ) -> Result<Option<ConversationRow>, StoreError> {
+        let found = self.shop.store.read(|c| conversations::get(c, id))?;
+        Ok(found.filter(|c| {
+            c.session_id == Some(shopper.session_id)
+                || (shopper.customer_id.is_some() && c.customer_id == shopper.customer_id)
+        }))
+    }
+
+    /// The pattern classifier's answer, unless a model refined this message
+    /// before; unsure answers are queued for the model.
+    fn classify(&self, message: &str) -> Result<Classified, StoreError> {
+        let normalized = intent::normalize(message);
+        let cached = self.shop.store.read(|c| intents::get(c, &normalized))?;
+        if let Some(refined) = cached.as_ref().filter(|c| c.source == "model")
+            && let Some(intent) = Intent::parse(&refined.intent)
+        {
+            return Ok(Classified {
+                intent,
+                confidence: refined.confidence as f32,
+            });
+        }
+        let classified = intent::classify(message);
+        if classified.confidence < REFINE_BELOW && !normalized.is_empty() {
+            self.shop.store.write(|tx| {
+                intents::note_pending(
+                    tx,
+                    &normalized,
+                    classified.intent.as_str(),
+                    f64::from(classified.confidence),
+                    &now_utc(),
+                )
+            })?;
+        }
+        Ok(classified)
+    }
+
+    /// Messages of the shopper's conversation after message `after`.
+    pub fn messages(
+        &self,
+        shopper: Shopper,
+        id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<(ConversationRow, Vec<MessageRow>), AssistantError> {
+        let conversation = self
+            .conversation(shopper, id)?
+            .ok_or_else(|| AssistantError::NoConversation(id.to_string()))?;
+        let messages = self
+            .shop
+            .store
+            .read(|c| conversations::messages(c, id, after, limit))?;
+        Ok((conversation, messages))
+    }
+}
+
+/// Hands a conversation to an admin (`Some(name)`) or back to the assistant.
+pub fn take_over(
+    store: &Store,
+    live: &Live,
+    id: &str,
+    admin: Option<&str>,
+) -> Result<(), AssistantError> {
+    let changed = store.write(|tx| conversations::set_takeover(tx, id, admin, &now_utc()))?;
+    if !changed {
+        return Err(AssistantError::NoConversation(id.to_string()));
+    }
+    live.publish(
+        id,
+        LiveEvent::Handoff {
+            by: admin.map(str::to_string),
+        },
+    );
+    Ok(())
+}
+
+/// An admin's message to the shopper, stored and sent to their open stream.
+pub fn admin_says(
+    store: &Store,
+    live: &Live,
+    id: &str,
+    text: &str,
+) -> Result<MessageRow, AssistantError> {
+    let text = check_message(text)?;
+    let exists = store.read(|c| conversations::get(c, id))?.is_some();
+    if !exists {
+        return Err(AssistantError::NoConversation(id.to_string()));
+    }
+    let now = now_utc();
+    let message_id = store.write(|tx| {
+        conversations::append(
+            tx,
+            id,
+            &NewMessage {
+                role: "admin",
+                content: text,
+                actions: "[]",
+                ..NewMessage::default()
+            },
+            &now,
+        )
+    })?;
+    let row = store
+        .read(|c| conversations::messages(c, id, message_id - 1, 1))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AssistantError::NoConversation(id.to_string()))?;
+    live.publish(
+        id,
+        LiveEvent::Message {
+            id: row.id,
+            role: row.role.clone(),
+            content: row.content.clone(),
+            at: row.created_at.clone(),
+        },
+    );
+    Ok(row)
+}
+
+fn check_message(message: &str) -> Result<&str, AssistantError> {
+    let message = message.trim();
+    if message.is_empty() {
+        return Err(AssistantError::BadMessage("must not be empty"));
+    }
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(AssistantError::BadMessage(
+            "must be at most 2000 characters",
+        ));
+    }
+    Ok(message)
+}
+
+/// Streams a finished reply a few words at a time, so clients render every
+/// tier the same way.
+fn stream_text(text: &str, emit: &mut dyn FnMut(TurnEvent)) {
+    let mut chunk = String::new();
+    let mut words = 0;
+    for piece in text.split_inclusive([' ', '\n']) {
+        chunk.push_str(piece);
+        words += 1;
+        if words == STREAM_CHUNK_WORDS {
+            emit(TurnEvent::Token(std::mem::take(&mut chunk)));
+            words = 0;
+        }
+    }
+    if !chunk.is_empty() {
+        emit(TurnEvent::Token(chunk));
+    }
+}
