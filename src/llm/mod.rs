@@ -11,6 +11,8 @@ pub mod cpu;
 pub mod grammar;
 pub mod local;
 pub mod manager;
+pub mod pricing;
+pub mod remote;
 pub mod sampler;
 pub mod stream;
 pub mod template;
