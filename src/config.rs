@@ -163,6 +163,77 @@ pub const KEYS: &[KeySpec] = &[
         default: "03:00",
         help: "UTC time of day (HH:MM) the nightly recommendation batch runs",
     },
+    // Remote model providers
+    KeySpec {
+        name: "remote.openai_base_url",
+        default: "",
+        help: "base URL of an OpenAI-compatible API up to the version (https://api.openai.com/v1); empty turns it off",
+    },
+    KeySpec {
+        name: "remote.openai_api_key",
+        default: "",
+        help: "API key of the OpenAI-compatible API (sent as a bearer token; empty sends none); never printed",
+    },
+    KeySpec {
+        name: "remote.openai_fast_model",
+        default: "gpt-4o-mini",
+        help: "OpenAI-compatible model for simple turns",
+    },
+    KeySpec {
+        name: "remote.openai_strong_model",
+        default: "gpt-4o",
+        help: "OpenAI-compatible model for complex turns (comparisons, many products, long conversations)",
+    },
+    KeySpec {
+        name: "remote.gemini_base_url",
+        default: "https://generativelanguage.googleapis.com",
+        help: "base URL of the Gemini API",
+    },
+    KeySpec {
+        name: "remote.gemini_api_key",
+        default: "",
+        help: "Gemini API key; empty turns Gemini off; never printed",
+    },
+    KeySpec {
+        name: "remote.gemini_fast_model",
+        default: "gemini-2.5-flash",
+        help: "Gemini model for simple turns",
+    },
+    KeySpec {
+        name: "remote.gemini_strong_model",
+        default: "gemini-2.5-pro",
+        help: "Gemini model for complex turns",
+    },
+    KeySpec {
+        name: "remote.timeout_ms",
+        default: "8000",
+        help: "longest a remote model call may take, in milliseconds, before the next tier answers",
+    },
+    KeySpec {
+        name: "remote.rpm",
+        default: "500",
+        help: "requests per minute we allow ourselves per remote provider",
+    },
+    KeySpec {
+        name: "remote.tpm",
+        default: "2000000",
+        help: "tokens per minute we allow ourselves per remote provider (input estimated as characters/4 plus the reply budget)",
+    },
+    KeySpec {
+        name: "remote.breaker_failures",
+        default: "3",
+        help: "consecutive failures (timeouts, 5xx, 429, bad replies, bad key) that switch a remote provider off",
+    },
+    KeySpec {
+        name: "remote.breaker_cooldown_secs",
+        default: "30",
+        help: "seconds a failing remote provider stays off before one probe call (a longer Retry-After wins)",
+    },
+    KeySpec {
+        name: "remote.prices",
+        default: "gpt-4o-mini=0.15/0.60/0.075; gpt-4o=2.50/10.00/1.25; gemini-2.5-flash=0.30/2.50/0.075; gemini-2.5-pro=1.25/10.00/0.31",
+        help: "price per million tokens in the shop currency, model=input/output[/cached] separated by `;`",
+    },
 ];
 
 /// Where a value came from, so errors can say which file or variable to fix.
@@ -266,6 +337,137 @@ pub struct CommerceSettings {
     pub recommend_rebuild_at: (u8, u8),
 }
 
+/// A secret such as an API key: its `Debug` never shows it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "Secret(empty)"
+        } else {
+            "Secret(<redacted>)"
+        })
+    }
+}
+
+/// One remote provider that is switched on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub fast_model: String,
+    pub strong_model: String,
+}
+
+/// Remote model providers (`[remote]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSettings {
+    /// An OpenAI-compatible API; `None` when no base URL is set.
+    pub openai: Option<ProviderSettings>,
+    /// Gemini; `None` when no API key is set.
+    pub gemini: Option<ProviderSettings>,
+    pub timeout: Duration,
+    pub requests_per_minute: u64,
+    pub tokens_per_minute: u64,
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
+    pub prices: crate::llm::pricing::PriceTable,
+}
+
+impl RemoteSettings {
+    fn from_fields<'a>(parse: impl Fn(&'static str) -> Field<'a>) -> Result<Self, ConfigError> {
+        let text = |key| parse(key).with(|v| Ok(v.trim().to_string()));
+        let model = |key| parse(key).with(|v| non_empty(v).map(str::to_string));
+        let openai_url = parse("remote.openai_base_url").with(optional_http_url)?;
+        let gemini_url = parse("remote.gemini_base_url").with(|v| http_url(v.trim()))?;
+        let gemini_key = text("remote.gemini_api_key")?;
+        Ok(RemoteSettings {
+            openai: match openai_url {
+                Some(base_url) => Some(ProviderSettings {
+                    base_url,
+                    api_key: Secret::new(text("remote.openai_api_key")?),
+                    fast_model: model("remote.openai_fast_model")?,
+                    strong_model: model("remote.openai_strong_model")?,
+                }),
+                None => None,
+            },
+            gemini: if gemini_key.is_empty() {
+                None
+            } else {
+                Some(ProviderSettings {
+                    base_url: gemini_url,
+                    api_key: Secret::new(gemini_key),
+                    fast_model: model("remote.gemini_fast_model")?,
+                    strong_model: model("remote.gemini_strong_model")?,
+                })
+            },
+            timeout: parse("remote.timeout_ms")
+                .with(|v| number(v, 100, 600_000).map(|ms| Duration::from_millis(ms as u64)))?,
+            requests_per_minute: parse("remote.rpm")
+                .with(|v| number(v, 1, 1_000_000_000).map(|n| n as u64))?,
+            tokens_per_minute: parse("remote.tpm")
+                .with(|v| number(v, 1, 1_000_000_000_000).map(|n| n as u64))?,
+            breaker_failures: parse("remote.breaker_failures")
+                .with(|v| number(v, 1, 1000).map(|n| n as u32))?,
+            breaker_cooldown: parse("remote.breaker_cooldown_secs")
+                .with(|v| number(v, 1, 86_400).map(|s| Duration::from_secs(s as u64)))?,
+            prices: parse("remote.prices")
+                .with(|v| crate::llm::pricing::PriceTable::parse(v).map_err(|e| e.to_string()))?,
+        })
+    }
+}
+
+/// Keys whose values are secrets: shown as set or empty, never as themselves.
+fn is_secret_key(key: &str) -> bool {
+    key.ends_with("api_key")
+}
+
+/// The values as `config check` may show them: secrets replaced.
+fn without_secrets(
+    mut values: BTreeMap<&'static str, (String, Origin)>,
+) -> BTreeMap<&'static str, (String, Origin)> {
+    for (key, (value, _)) in values.iter_mut() {
+        if is_secret_key(key) && !value.is_empty() {
+            *value = "<redacted>".to_string();
+        }
+    }
+    values
+}
+
+fn http_url(value: &str) -> Result<String, String> {
+    let uri: ureq::http::Uri = value
+        .parse()
+        .map_err(|e| format!("not a URL ({e}); expected http(s)://host[:port]/path"))?;
+    let http = uri
+        .scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+    if !http || uri.host().is_none_or(str::is_empty) {
+        return Err("expected an http:// or https:// URL with a host".into());
+    }
+    Ok(value.trim_end_matches('/').to_string())
+}
+
+fn optional_http_url(value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| http_url(value)).transpose()
+}
+
 /// `SHOPKEEP_<KEY>`, with the dots of sectioned keys (`llm.model`) as underscores.
 pub fn env_var_name(key: &str) -> String {
     format!("SHOPKEEP_{}", key.replace('.', "_").to_uppercase())
@@ -296,6 +498,7 @@ pub struct Config {
     pub commerce: CommerceSettings,
     /// Where each key's value came from, for `config check`.
     pub origins: BTreeMap<&'static str, (String, Origin)>,
+    pub remote: RemoteSettings,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -448,7 +651,8 @@ impl Config {
                 })?,
                 recommend_rebuild_at: parse("commerce.recommend_rebuild_at").with(time_of_day)?,
             },
-            origins: values.clone(),
+            origins: without_secrets(values.clone()),
+            remote: RemoteSettings::from_fields(parse)?,
         })
     }
 

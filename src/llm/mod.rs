@@ -1,8 +1,9 @@
 //! Language models: local GGUF inference with candle, the model catalog and
 //! manager, tokenizers and chat templates built from GGUF metadata, sampling
-//! and JSON-schema constrained output.
+//! and JSON-schema constrained output; remote model APIs (OpenAI-compatible
+//! and Gemini) behind circuit breakers and rate limits, and their price table.
 //!
-//! This module owns model files and inference. It must not touch the store,
+//! This module owns model files, inference and the remote wire formats. It must not touch the store,
 //! the web layer or commerce: callers hand it prompts and get tokens back.
 
 pub mod catalog;
@@ -11,6 +12,8 @@ pub mod cpu;
 pub mod grammar;
 pub mod local;
 pub mod manager;
+pub mod pricing;
+pub mod remote;
 pub mod sampler;
 pub mod stream;
 pub mod template;
