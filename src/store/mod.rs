@@ -15,6 +15,7 @@ pub mod profiles;
 pub mod recommendations;
 pub mod search;
 pub mod sessions;
+pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
 
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_webhooks.sql"),
     include_str!("migrations/0007_recommendations.sql"),
     include_str!("migrations/0008_profiles_analytics.sql"),
+    include_str!("migrations/0010_usage.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

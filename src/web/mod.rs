@@ -21,6 +21,7 @@ pub mod profile;
 pub mod recommendations;
 pub mod search;
 pub mod shopper;
+mod usage;
 pub mod vouchers;
 pub mod webhooks;
 
@@ -81,7 +82,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(webhooks::routes)
                     .configure(recommendations::routes)
                     .configure(profile::routes)
-                    .configure(analytics::routes),
+                    .configure(analytics::routes)
+                    .configure(usage::routes),
             );
     }
 }

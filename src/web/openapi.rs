@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     account, admin, analytics, cart, health, orders, products, profile, recommendations, search,
-    vouchers, webhooks,
+    usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use super::{
         webhooks::create_endpoint, webhooks::list_endpoints, webhooks::delete_endpoint, webhooks::ping_endpoint,
         webhooks::list_deliveries,
         analytics::sales_report,
+        usage::usage_report, usage::usage_alerts,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),

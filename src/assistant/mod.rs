@@ -1,0 +1,3 @@
+//! The shop assistant: conversations, tools, tiers and model budgets.
+
+pub mod budget;
