@@ -234,6 +234,52 @@ pub const KEYS: &[KeySpec] = &[
         default: "gpt-4o-mini=0.15/0.60/0.075; gpt-4o=2.50/10.00/1.25; gemini-2.5-flash=0.30/2.50/0.075; gemini-2.5-pro=1.25/10.00/0.31",
         help: "price per million tokens in the shop currency, model=input/output[/cached] separated by `;`",
     },
+    // Assistant budgets
+    KeySpec {
+        name: "budget.guest_daily_tokens",
+        default: "20000",
+        help: "model tokens (input + output) a guest may use per UTC day; 0 turns model tiers off for guests",
+    },
+    KeySpec {
+        name: "budget.guest_monthly_tokens",
+        default: "200000",
+        help: "model tokens a guest may use per calendar month",
+    },
+    KeySpec {
+        name: "budget.registered_daily_tokens",
+        default: "100000",
+        help: "model tokens a signed-in customer may use per UTC day",
+    },
+    KeySpec {
+        name: "budget.registered_monthly_tokens",
+        default: "1000000",
+        help: "model tokens a signed-in customer may use per calendar month",
+    },
+    KeySpec {
+        name: "budget.premium_daily_tokens",
+        default: "500000",
+        help: "model tokens a premium customer may use per UTC day",
+    },
+    KeySpec {
+        name: "budget.premium_monthly_tokens",
+        default: "5000000",
+        help: "model tokens a premium customer may use per calendar month",
+    },
+    KeySpec {
+        name: "budget.premium_customers",
+        default: "",
+        help: "comma-separated ids of the customers who get the premium budgets",
+    },
+    KeySpec {
+        name: "budget.monthly_spend_cap",
+        default: "50.00",
+        help: "most the shop spends on remote model APIs per month, in the shop currency; 0 means no remote spending",
+    },
+    KeySpec {
+        name: "budget.alert_webhook",
+        default: "true",
+        help: "send `budget.alert` webhook events when the spend reaches 80% and 100% of the cap",
+    },
 ];
 
 /// Where a value came from, so errors can say which file or variable to fix.
@@ -468,6 +514,82 @@ fn optional_http_url(value: &str) -> Result<Option<String>, String> {
     (!value.is_empty()).then(|| http_url(value)).transpose()
 }
 
+/// Model token budgets per shopper class and the remote spend cap (`[budget]`
+/// in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetSettings {
+    pub guest: TokenBudget,
+    pub registered: TokenBudget,
+    pub premium: TokenBudget,
+    /// Customers who get the premium budgets.
+    pub premium_customers: Vec<i64>,
+    /// Micro-units of the shop currency (50.00 is 50_000_000); 0 allows no remote spending.
+    pub monthly_spend_cap_micros: u64,
+    /// Whether spend alerts also go out as `budget.alert` webhook events.
+    pub alert_webhook: bool,
+}
+
+/// Model tokens (input + output) one shopper may use; 0 turns model tiers off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenBudget {
+    pub daily: u64,
+    pub monthly: u64,
+}
+
+/// Most tokens a budget key accepts: far beyond any real budget, and sums of
+/// a year of them still fit SQLite's 64-bit integers.
+const MAX_BUDGET_TOKENS: usize = 1_000_000_000_000;
+
+fn token_budget<'a>(
+    parse: &impl Fn(&'static str) -> Field<'a>,
+    daily: &'static str,
+    monthly: &'static str,
+) -> Result<TokenBudget, ConfigError> {
+    let tokens = |v: &str| number(v, 0, MAX_BUDGET_TOKENS).map(|n| n as u64);
+    Ok(TokenBudget {
+        daily: parse(daily).with(tokens)?,
+        monthly: parse(monthly).with(tokens)?,
+    })
+}
+
+/// "12, 40" → [12, 40]; empty means none.
+fn id_list(value: &str) -> Result<Vec<i64>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| match id.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "{id:?} is not a customer id; expected comma-separated positive whole numbers"
+            )),
+        })
+        .collect()
+}
+
+/// "50.00" → 50_000_000 micro-units; at most six decimals, at most a billion.
+fn micros(value: &str) -> Result<u64, String> {
+    let fail = || {
+        "expected an amount from 0 to 1000000000 with at most six decimals, such as 50.00"
+            .to_string()
+    };
+    let value = value.trim();
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if whole.is_empty()
+        || whole.len() > 10
+        || fraction.len() > 6
+        || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return Err(fail());
+    }
+    let whole: u64 = whole.parse().map_err(|_| fail())?;
+    let fraction: u64 = format!("{fraction:0<6}").parse().map_err(|_| fail())?;
+    if whole > 1_000_000_000 || (whole == 1_000_000_000 && fraction > 0) {
+        return Err(fail());
+    }
+    Ok(whole * 1_000_000 + fraction)
+}
+
 /// `SHOPKEEP_<KEY>`, with the dots of sectioned keys (`llm.model`) as underscores.
 pub fn env_var_name(key: &str) -> String {
     format!("SHOPKEEP_{}", key.replace('.', "_").to_uppercase())
@@ -499,6 +621,7 @@ pub struct Config {
     /// Where each key's value came from, for `config check`.
     pub origins: BTreeMap<&'static str, (String, Origin)>,
     pub remote: RemoteSettings,
+    pub budgets: BudgetSettings,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -653,6 +776,26 @@ impl Config {
             },
             origins: without_secrets(values.clone()),
             remote: RemoteSettings::from_fields(parse)?,
+            budgets: BudgetSettings {
+                guest: token_budget(
+                    &parse,
+                    "budget.guest_daily_tokens",
+                    "budget.guest_monthly_tokens",
+                )?,
+                registered: token_budget(
+                    &parse,
+                    "budget.registered_daily_tokens",
+                    "budget.registered_monthly_tokens",
+                )?,
+                premium: token_budget(
+                    &parse,
+                    "budget.premium_daily_tokens",
+                    "budget.premium_monthly_tokens",
+                )?,
+                premium_customers: parse("budget.premium_customers").with(id_list)?,
+                monthly_spend_cap_micros: parse("budget.monthly_spend_cap").with(micros)?,
+                alert_webhook: parse("budget.alert_webhook").with(boolean)?,
+            },
         })
     }
 

@@ -481,6 +481,8 @@ fn openapi_document_covers_every_route() {
         "GET /api/v1/admin/keys",
         "GET /api/v1/admin/orders",
         "GET /api/v1/admin/orders/{key}",
+        "GET /api/v1/admin/usage",
+        "GET /api/v1/admin/usage/alerts",
         "GET /api/v1/admin/vouchers",
         "GET /api/v1/admin/vouchers/{code}",
         "GET /api/v1/admin/webhooks",

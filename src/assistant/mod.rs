@@ -14,12 +14,15 @@
 //! - [`checkout`]: placing an order only after a confirmation turn.
 //! - [`state`], [`memory`]: working memory, history and running summary.
 //! - [`faq`]: answers from the shop's FAQ.
+//! - [`budget`]: token budgets per shopper class, the remote spend cap, usage
+//!   records and alerts.
 //! - [`live`]: events for shoppers' open streams (an admin's messages).
 //!
 //! Data flows web → assistant → (search, commerce, llm) → store. This module
 //! must not know about HTTP; product, FAQ and tool text is data it shows,
 //! never instructions it follows.
 
+pub mod budget;
 pub mod checkout;
 pub mod eval;
 pub mod faq;

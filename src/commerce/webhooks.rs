@@ -50,13 +50,15 @@ pub enum EventType {
     OrderCreated,
     OrderStatusChanged,
     StockLow,
+    BudgetAlert,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 4] = [
         EventType::OrderCreated,
         EventType::OrderStatusChanged,
         EventType::StockLow,
+        EventType::BudgetAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +66,7 @@ impl EventType {
             EventType::OrderCreated => "order.created",
             EventType::OrderStatusChanged => "order.status_changed",
             EventType::StockLow => "stock.low",
+            EventType::BudgetAlert => "budget.alert",
         }
     }
 
@@ -187,6 +190,12 @@ pub fn order_status_changed(tx: &Transaction, change: &StatusChange) -> Result<(
 /// [`crossed_low_stock`] says this change is the one that made it low.
 pub fn stock_low(tx: &Transaction, level: &StockLevel) -> Result<(), StoreError> {
     enqueue(tx, EventType::StockLow, &to_data(level)?)
+}
+
+/// `budget.alert` with the alert as the admin sees it; inside the transaction
+/// that recorded the model call which reached the threshold.
+pub fn budget_alert(tx: &Transaction, alert: &impl Serialize) -> Result<(), StoreError> {
+    enqueue(tx, EventType::BudgetAlert, &to_data(alert)?)
 }
 
 /// Whether a stock change from `before` to `after` fell to the threshold or

@@ -18,6 +18,7 @@ pub mod profiles;
 pub mod recommendations;
 pub mod search;
 pub mod sessions;
+pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
 
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_recommendations.sql"),
     include_str!("migrations/0008_profiles_analytics.sql"),
     include_str!("migrations/0009_assistant.sql"),
+    include_str!("migrations/0010_usage.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -22,6 +22,7 @@ pub mod profile;
 pub mod recommendations;
 pub mod search;
 pub mod shopper;
+pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
 
@@ -85,7 +86,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(recommendations::routes)
                     .configure(profile::routes)
                     .configure(analytics::routes)
-                    .configure(chat::routes),
+                    .configure(chat::routes)
+                    .configure(usage::routes),
             );
     }
 }

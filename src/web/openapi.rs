@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     account, admin, analytics, cart, chat, health, orders, products, profile, recommendations,
-    search, vouchers, webhooks,
+    search, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -30,6 +30,7 @@ use super::{
         chat::chat, chat::my_conversation, chat::live_events,
         chat::list_conversations, chat::transcript, chat::take_over, chat::release, chat::admin_message,
         chat::show_faq, chat::replace_faq,
+        usage::usage_report, usage::usage_alerts,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),

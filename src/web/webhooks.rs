@@ -39,7 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct NewEndpointRequest {
     /// Where to POST events: an http:// or https:// URL.
     pub url: String,
-    /// Event types to send: order.created, order.status_changed, stock.low.
+    /// Event types to send: order.created, order.status_changed, stock.low, budget.alert.
     pub events: Vec<String>,
 }
 
