@@ -17,6 +17,7 @@
 
 pub mod access;
 pub mod app;
+pub mod assistant;
 pub mod bench;
 pub mod catalog;
 pub mod commerce;
