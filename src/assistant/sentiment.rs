@@ -1,8 +1,12 @@
-//! The mood of one shopper message, from a small lexicon: how happy or angry, and whether frustrated.
+//! The mood of one shopper message from a small lexicon: how happy or angry, and whether
+//! the shopper sounds frustrated.
 //!
 //! Owns the word lists, negation, intensifiers and the reading of shouting
 //! (ALL CAPS, "!!!"). It must not decide what a frustrated message leads to:
 //! flagging a conversation and handing it to a person belong to the assistant core.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use super::intent::normalize;
 
@@ -234,7 +238,7 @@ fn read_lexicon(words: &[&str]) -> Reading {
             (true, true) => hit.weight * NEGATED_POSITIVE,
             (true, false) => hit.weight * NEGATED_NEGATIVE,
         };
-        // "not very helpful" is milder than "not helpful": a negated intensifier does not intensify.
+        // "not very helpful" is milder than "not helpful": a negated intensifier adds nothing.
         let intensity = if negated {
             1.0
         } else {
@@ -248,26 +252,43 @@ fn read_lexicon(words: &[&str]) -> Reading {
     reading
 }
 
+/// A lexicon or giving-up phrase split into words.
+struct Phrase {
+    words: Vec<&'static str>,
+    weight: f32,
+    giving_up: bool,
+}
+
+/// Every phrase, filed under its first word.
+static PHRASES: LazyLock<HashMap<&'static str, Vec<Phrase>>> = LazyLock::new(|| {
+    let lexicon = LEXICON.iter().map(|(text, weight)| (*text, *weight, false));
+    let giving_up = GIVING_UP.iter().map(|text| (*text, GIVING_UP_WEIGHT, true));
+    let mut phrases: HashMap<&'static str, Vec<Phrase>> = HashMap::new();
+    for (text, weight, giving_up) in lexicon.chain(giving_up) {
+        let words: Vec<&'static str> = text.split(' ').collect();
+        if let Some(first) = words.first() {
+            phrases.entry(first).or_default().push(Phrase {
+                words,
+                weight,
+                giving_up,
+            });
+        }
+    }
+    phrases
+});
+
 /// The longest lexicon or giving-up phrase starting at word `i`.
 fn hit_at(words: &[&str], i: usize) -> Option<Hit> {
-    let lexicon = LEXICON
+    PHRASES
+        .get(words.get(i)?)?
         .iter()
-        .map(|(phrase, weight)| (*phrase, *weight, false));
-    let giving_up = GIVING_UP
-        .iter()
-        .map(|phrase| (*phrase, GIVING_UP_WEIGHT, true));
-    lexicon
-        .chain(giving_up)
-        .filter_map(|(phrase, weight, giving_up)| {
-            let len = phrase.split(' ').count();
-            let window = words.get(i..i + len)?;
-            phrase.split(' ').eq(window.iter().copied()).then_some(Hit {
-                weight,
-                len,
-                giving_up,
-            })
+        .filter(|phrase| words.get(i..i + phrase.words.len()) == Some(&phrase.words[..]))
+        .max_by_key(|phrase| phrase.words.len())
+        .map(|phrase| Hit {
+            weight: phrase.weight,
+            len: phrase.words.len(),
+            giving_up: phrase.giving_up,
         })
-        .max_by_key(|hit| hit.len)
 }
 
 /// The strengthening from intensifiers right before word `i` ("so very bad" stacks).

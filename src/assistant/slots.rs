@@ -33,7 +33,8 @@ pub struct Slots {
     pub order_number: Option<String>,
     pub voucher_code: Option<String>,
     pub email: Option<String>,
-    /// The words left for a product search once filler and every slot above are taken out.
+    /// The words left for a product search, lower-cased, once filler and every slot above are
+    /// taken out.
     pub query: String,
 }
 
@@ -72,164 +73,22 @@ const SEPARATORS: &[char] = &[
 const EDGE_MARKS: &[char] = &['.', '\'', '’', '‘', '`', '-', '_'];
 
 /// Words that carry no product meaning: requests, pronouns, cart talk, politeness.
+#[rustfmt::skip]
 const FILLER: &[&str] = &[
-    "a",
-    "about",
-    "above",
-    "add",
-    "affordable",
-    "again",
-    "all",
-    "also",
-    "am",
-    "an",
-    "and",
-    "any",
-    "anything",
-    "apply",
-    "are",
-    "at",
-    "available",
-    "below",
-    "between",
-    "basket",
-    "be",
-    "but",
-    "buy",
-    "by",
-    "can",
-    "cart",
-    "change",
-    "cheap",
-    "cheaper",
-    "cheapest",
-    "cost",
-    "costs",
-    "could",
-    "delete",
-    "did",
-    "do",
-    "does",
-    "dont",
-    "drop",
-    "else",
-    "find",
-    "for",
-    "from",
-    "get",
-    "give",
-    "got",
-    "grab",
-    "have",
-    "hello",
-    "here",
-    "hey",
-    "hi",
-    "how",
-    "i",
-    "id",
-    "ill",
-    "im",
-    "in",
-    "info",
-    "instead",
-    "into",
-    "is",
-    "it",
-    "item",
-    "items",
-    "ive",
-    "less",
-    "max",
-    "just",
-    "kind",
-    "know",
-    "like",
-    "look",
-    "looking",
-    "make",
-    "may",
-    "me",
-    "might",
-    "more",
-    "my",
-    "need",
-    "needs",
-    "no",
-    "not",
-    "now",
-    "of",
-    "off",
-    "ok",
-    "okay",
-    "on",
-    "one",
-    "ones",
-    "or",
-    "our",
-    "out",
-    "over",
-    "please",
-    "pls",
-    "plz",
-    "price",
-    "priced",
-    "product",
-    "products",
-    "purchase",
-    "put",
-    "quantity",
-    "really",
-    "remove",
-    "search",
-    "searching",
-    "see",
-    "sell",
-    "set",
-    "should",
-    "show",
-    "so",
-    "some",
-    "something",
-    "sort",
-    "stuff",
-    "take",
-    "tell",
-    "than",
-    "thank",
-    "thanks",
-    "that",
-    "the",
-    "them",
-    "there",
-    "these",
-    "thing",
-    "things",
-    "this",
-    "those",
-    "to",
-    "too",
-    "trolley",
-    "type",
-    "under",
-    "update",
-    "us",
-    "use",
-    "want",
-    "wanna",
-    "was",
-    "we",
-    "what",
-    "whats",
-    "when",
-    "where",
-    "which",
-    "will",
-    "with",
-    "would",
-    "yes",
-    "you",
-    "your",
+    "a", "about", "above", "add", "affordable", "again", "all", "also", "am", "an", "and", "any",
+    "anything", "apply", "are", "at", "available", "basket", "be", "below", "between", "but", "buy",
+    "by", "can", "cart", "change", "cheap", "cheaper", "cheapest", "cost", "costs", "could",
+    "delete", "did", "do", "does", "dont", "drop", "else", "find", "for", "from", "get", "give",
+    "got", "grab", "have", "hello", "here", "hey", "hi", "how", "i", "id", "ill", "im", "in",
+    "info", "instead", "into", "is", "it", "item", "items", "ive", "just", "kind", "know", "less",
+    "like", "look", "looking", "make", "max", "may", "me", "might", "more", "my", "need", "needs",
+    "no", "not", "now", "of", "off", "ok", "okay", "on", "one", "ones", "or", "our", "out", "over",
+    "please", "pls", "plz", "price", "priced", "product", "products", "purchase", "put", "quantity",
+    "really", "remove", "search", "searching", "see", "sell", "set", "should", "show", "so", "some",
+    "something", "sort", "stuff", "take", "tell", "than", "thank", "thanks", "that", "the", "them",
+    "there", "these", "thing", "things", "this", "those", "to", "too", "trolley", "type", "under",
+    "update", "us", "use", "wanna", "want", "was", "we", "what", "whats", "when", "where", "which",
+    "will", "with", "would", "yes", "you", "your",
 ];
 
 /// Words that name a currency when written after an amount ("15 dollars").
@@ -680,7 +539,8 @@ impl<'a> Scan<'a> {
         labels
     }
 
-    /// A dietary label at `i` and the tokens it spans: "vegan", "gluten free", "no dairy", "nut-free".
+    /// A dietary label at `i` and the tokens it spans: "vegan", "gluten free", "no dairy",
+    /// "nut-free".
     fn dietary_at(&self, i: usize) -> Option<(&'static str, usize)> {
         let word = self.free_word(i)?;
         let named = (1..=3).rev().find_map(|n| {
@@ -754,7 +614,7 @@ impl<'a> Scan<'a> {
         if let Some(phrase) = POINTERS.iter().find(|p| self.free_phrase_at(i, p)) {
             return Some((Reference::Those, phrase.len()));
         }
-        // "this"/"that" mid-sentence are mostly grammar ("anything that goes"); at the end they point.
+        // Mid-sentence "this"/"that" are mostly grammar ("anything that goes"); last, they point.
         let last = i + 1 == self.len();
         (last && matches!(self.free_word(i)?, "this" | "that")).then_some((Reference::Those, 1))
     }
@@ -796,12 +656,7 @@ impl<'a> Scan<'a> {
 
     /// A bare count at `i` ("3", "three") that no unit follows.
     fn count_at(&self, i: usize) -> Option<i64> {
-        let word = self.free_word(i)?;
-        let n = NUMBER_WORDS
-            .iter()
-            .find(|(name, _)| *name == word)
-            .map(|(_, n)| *n)
-            .or_else(|| plain_count(word))?;
+        let n = count_word(self.free_word(i)?)?;
         let sized = self
             .free_word(i + 1)
             .is_some_and(|next| UNITS.contains(&next));
@@ -877,6 +732,15 @@ fn decimal_to_minor(text: &str, minor_digits: u32) -> Option<u64> {
         .ok()?
         .checked_mul(scale)?
         .checked_add(fraction_minor)
+}
+
+/// "3" or "three" as a count, whatever surrounds it.
+pub(super) fn count_word(word: &str) -> Option<i64> {
+    NUMBER_WORDS
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|(_, n)| *n)
+        .or_else(|| plain_count(word))
 }
 
 /// "x3", "3x", "×3" as a count.
