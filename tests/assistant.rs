@@ -253,7 +253,7 @@ fn bad_messages_get_clear_errors() {
     assert_eq!(empty["errors"][0]["field"], "message");
     let long = "a".repeat(2001);
     assert_problem(shopper.post("/api/v1/chat", json!({"message": long})), 400);
-    assert_problem(shopper.post("/api/v1/chat", json!({"text": "hi"})), 400);
+    assert_problem(shopper.post("/api/v1/chat", json!({"text": "hi"})), 422);
     let missing = shopper.post(
         "/api/v1/chat",
         json!({"message": "hi", "conversation_id": "no-such-conversation"}),
