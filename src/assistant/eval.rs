@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::live::Live;
-use super::tools::Shop;
 use super::{Assistant, TurnReply};
 use crate::catalog::{Currency, demo};
 use crate::commerce::payment::Payments;
@@ -129,17 +128,13 @@ impl EvalShop {
     }
 
     fn assistant(&self) -> Assistant<'_> {
-        Assistant {
-            shop: Shop {
-                store: &self.store,
-                search: &self.search,
-                settings: &self.config.commerce,
-                currency: &self.config.currency,
-                payments: &self.payments,
-            },
-            shop_name: &self.config.shop_name,
-            live: &self.live,
-        }
+        Assistant::new(
+            &self.store,
+            &self.search,
+            &self.config,
+            &self.payments,
+            &self.live,
+        )
     }
 
     fn new_shopper(&self) -> Result<Shopper, EvalError> {

@@ -39,6 +39,9 @@ use serde::Serialize;
 
 use crate::commerce::Shopper;
 use crate::commerce::cart::CartView;
+use crate::commerce::payment::Payments;
+use crate::config::Config;
+use crate::search::SearchService;
 use crate::store::conversations::{self, ConversationRow, MessageRow, NewMessage};
 use crate::store::{Store, StoreError, intents, now_utc};
 use intent::{Classified, Intent};
@@ -155,7 +158,28 @@ pub struct Assistant<'a> {
     pub live: &'a Live,
 }
 
-impl Assistant<'_> {
+impl<'a> Assistant<'a> {
+    /// The assistant of the shop that `config` describes.
+    pub fn new(
+        store: &'a Store,
+        search: &'a SearchService,
+        config: &'a Config,
+        payments: &'a Payments,
+        live: &'a Live,
+    ) -> Assistant<'a> {
+        Assistant {
+            shop: Shop {
+                store,
+                search,
+                settings: &config.commerce,
+                currency: &config.currency,
+                payments,
+            },
+            shop_name: &config.shop_name,
+            live,
+        }
+    }
+
     /// Answers one shopper message.
     pub fn turn(
         &self,

@@ -20,7 +20,6 @@ use super::json::parse_body;
 use super::problem::Problem;
 use super::shopper::CurrentShopper;
 use crate::assistant::live::LiveEvent;
-use crate::assistant::tools::Shop;
 use crate::assistant::{self, Assistant, AssistantError, TurnEvent, TurnReply};
 use crate::catalog::FieldError;
 use crate::commerce::Shopper;
@@ -102,17 +101,13 @@ async fn run_turn(
 }
 
 fn assistant_for(state: &AppState) -> Assistant<'_> {
-    Assistant {
-        shop: Shop {
-            store: &state.store,
-            search: &state.search,
-            settings: &state.config.commerce,
-            currency: &state.config.currency,
-            payments: &state.payments,
-        },
-        shop_name: &state.config.shop_name,
-        live: &state.live,
-    }
+    Assistant::new(
+        &state.store,
+        &state.search,
+        &state.config,
+        &state.payments,
+        &state.live,
+    )
 }
 
 /// One shopper message; the reply as JSON or as a stream of events
