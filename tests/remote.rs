@@ -3,8 +3,10 @@
 //! plainly, call tools, and fail on purpose (slow, 429, 500, 401, garbage, cut
 //! off). The backends, the circuit breaker and our rate limit are the real ones.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -129,27 +131,11 @@ fn serve(
 }
 
 fn read_request(stream: &TcpStream) -> Option<Received> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).ok()?;
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
-    let length: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let raw = common::http::read_request(stream)?;
     Some(Received {
-        request_line: request_line.trim_end().to_string(),
-        headers,
-        body: serde_json::from_slice(&body).ok()?,
+        request_line: raw.request_line,
+        headers: raw.headers,
+        body: serde_json::from_slice(&raw.body).ok()?,
     })
 }
 

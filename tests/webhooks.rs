@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -62,23 +62,7 @@ impl Receiver {
 /// Reads one request (head and Content-Length body) and answers `status`.
 fn answer(stream: TcpStream, status: u16) -> Option<Received> {
     let at = Instant::now();
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).ok()?;
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
-    let length: usize = headers.get("content-length")?.parse().ok()?;
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let raw = common::http::read_request(&stream)?;
     let reply = if status == 200 { "ok" } else { "try later" };
     let mut stream = stream;
     write!(
@@ -89,9 +73,9 @@ fn answer(stream: TcpStream, status: u16) -> Option<Received> {
     .ok()?;
     Some(Received {
         at,
-        request_line: request_line.trim_end().to_string(),
-        headers,
-        body: String::from_utf8(body).ok()?,
+        request_line: raw.request_line,
+        headers: raw.headers,
+        body: String::from_utf8(raw.body).ok()?,
     })
 }
 
