@@ -295,6 +295,7 @@ pub fn low_stock(
 mod tests {
     use super::*;
     use crate::catalog::{Currency, ProductDraft, ProductInput, VariantInput};
+    use crate::store::query_plan as plan;
     use crate::store::{Store, StoreOptions, products};
 
     fn product(
@@ -348,16 +349,6 @@ mod tests {
             ]
         );
         assert_eq!(total, 4, "smalls B is counted though past the limit");
-    }
-
-    fn plan(conn: &Connection, sql: &str) -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let details: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        details.join("\n")
     }
 
     #[test]

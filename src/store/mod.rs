@@ -257,6 +257,21 @@ pub fn scratch() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// SQLite's plan for `sql`, one step per line, for tests that check a query
+/// uses an index rather than a scan.
+#[cfg(test)]
+pub fn query_plan(conn: &Connection, sql: &str) -> String {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("a query to plan");
+    let details: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(3))
+        .expect("the plan")
+        .map(|step| step.expect("a plan step"))
+        .collect();
+    details.join("\n")
+}
+
 /// `at` as RFC 3339 UTC to the second ("2026-11-23T20:45:07Z"): fixed width,
 /// so such columns compare and sort correctly as text.
 pub fn timestamp(at: time::OffsetDateTime) -> String {

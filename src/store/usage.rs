@@ -282,16 +282,7 @@ fn read_alert(r: &Row) -> rusqlite::Result<AlertRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plan(conn: &Connection, sql: &str) -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let details: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        details.join("\n")
-    }
+    use crate::store::query_plan as plan;
 
     #[test]
     fn budget_checks_and_reports_never_scan_the_call_log() {

@@ -61,21 +61,33 @@ pub async fn sales_report(
     }))
 }
 
-fn parse_range(mut params: BTreeMap<String, String>) -> Result<DateRange, Problem> {
-    let mut take = |key: &str| {
-        params
-            .remove(key)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let (from, to) = (take("from"), take("to"));
-    if let Some(unknown) = params.keys().next() {
-        return Err(Problem::invalid_field(
-            unknown,
-            "is not a parameter of this route (from, to)",
-        ));
+fn parse_range(params: BTreeMap<String, String>) -> Result<DateRange, Problem> {
+    range_params(params, &[]).map(|(range, _)| range)
+}
+
+/// `from` and `to` as a date range, and the other parameters a route takes
+/// (`also`), trimmed, empty ones dropped; any other parameter is refused.
+pub(super) fn range_params(
+    params: BTreeMap<String, String>,
+    also: &[&str],
+) -> Result<(DateRange, BTreeMap<String, String>), Problem> {
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in params {
+        if key != "from" && key != "to" && !also.contains(&key.as_str()) {
+            let accepted: Vec<&str> = ["from", "to"].iter().chain(also).copied().collect();
+            return Err(Problem::invalid_field(
+                &key,
+                format!("is not a parameter of this route ({})", accepted.join(", ")),
+            ));
+        }
+        let value = value.trim();
+        if !value.is_empty() {
+            known.insert(key, value.to_string());
+        }
     }
     let today = OffsetDateTime::now_utc().date();
-    DateRange::parse(from.as_deref(), to.as_deref(), today)
-        .map_err(|err| Problem::invalid_field(err.field(), err.to_string()))
+    let (from, to) = (known.remove("from"), known.remove("to"));
+    let range = DateRange::parse(from.as_deref(), to.as_deref(), today)
+        .map_err(|err| Problem::invalid_field(err.field(), err.to_string()))?;
+    Ok((range, known))
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -94,23 +93,9 @@ pub async fn usage_alerts(
     Ok(HttpResponse::Ok().json(alerts))
 }
 
-fn parse_params(mut params: BTreeMap<String, String>) -> Result<(DateRange, GroupBy), Problem> {
-    let mut take = |key: &str| {
-        params
-            .remove(key)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let (from, to, group_by) = (take("from"), take("to"), take("group_by"));
-    if let Some(unknown) = params.keys().next() {
-        return Err(Problem::invalid_field(
-            unknown,
-            "is not a parameter of this route (from, to, group_by)",
-        ));
-    }
-    let today = OffsetDateTime::now_utc().date();
-    let range = DateRange::parse(from.as_deref(), to.as_deref(), today)
-        .map_err(|err| Problem::invalid_field(err.field(), err.to_string()))?;
+fn parse_params(params: BTreeMap<String, String>) -> Result<(DateRange, GroupBy), Problem> {
+    let (range, mut rest) = super::analytics::range_params(params, &["group_by"])?;
+    let group_by = rest.remove("group_by");
     let group_by = match group_by {
         None => GroupBy::Day,
         Some(name) => GroupBy::parse(&name).ok_or_else(|| {
