@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpServer, web};
 
 use crate::access::Access;
+use crate::assistant::router::Backends;
 use crate::catalog::demo;
 use crate::commerce::webhooks;
 use crate::config::Config;
@@ -78,7 +79,7 @@ fn sole_owner(mut store: Arc<Store>, patience: Duration) -> Result<Store, Arc<St
 /// Loads the configured chat model and starts its worker. A model that
 /// cannot load is logged and reported by /readyz; the shop then runs on the
 /// tier below rather than not at all.
-fn start_chat_model(config: &Config) -> (Option<ModelWorker>, LlmStatus) {
+pub fn start_chat_model(config: &Config) -> (Option<ModelWorker>, LlmStatus) {
     let Some(id) = config.llm.model.clone() else {
         return (None, LlmStatus::NotConfigured);
     };
@@ -176,6 +177,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         shutting_down: AtomicBool::new(false),
         payments: Default::default(),
         live: Default::default(),
+        backends: Backends::build(&config, chat_model.clone()),
         webhooks: webhooks.waker(),
         config: config.clone(),
     });

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalog::Currency;
 use crate::catalog::import::{self, Format, ImportOptions, Source};
+use crate::config::Config;
 use crate::store::{Store, StoreOptions};
 
 const ADJECTIVES: &[&str] = &[
@@ -1079,35 +1080,89 @@ fn child_run(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<(String, Option<u6
     Ok((stdout, peak))
 }
 
+/// How `shopkeep bench assistant` runs.
+pub struct AssistantBench<'a> {
+    /// free, starter, professional or enterprise.
+    pub tier: &'a str,
+    /// The local model for starter and professional (default: the configured one).
+    pub model: Option<&'a str>,
+    pub scenarios: Option<&'a Path>,
+    pub verbose: bool,
+    /// Let the local model choose the action of every turn, not only the
+    /// turns the pattern classifier is unsure of.
+    pub model_plans_all: bool,
+}
+
+/// The default local model of the starter tier's benchmark.
+const STARTER_MODEL: &str = "qwen2.5-coder-0.5b-instruct";
+
 /// Runs the assistant's scenario suite on a fresh demo shop and reports each
 /// scenario, the success rate and the turn latency.
-pub fn assistant_benchmark(
-    tier: &str,
-    scenarios: Option<&Path>,
-    verbose: bool,
-) -> Result<String, String> {
+pub fn assistant_benchmark(config: &Config, bench: &AssistantBench) -> Result<String, String> {
     use crate::assistant::eval;
-    if tier != "free" {
-        return Err(format!(
-            "tier {tier:?} is not measurable yet: the scenario suite runs on the free tier"
-        ));
-    }
-    let text = match scenarios {
+    use crate::config::TierSetting;
+    let mut config = config.clone();
+    config.tier = match bench.tier {
+        "free" => TierSetting::Free,
+        "starter" => TierSetting::Starter,
+        "professional" => TierSetting::Professional,
+        "enterprise" => TierSetting::Enterprise,
+        other => {
+            return Err(format!(
+                "unknown tier {other:?}: free, starter, professional or enterprise"
+            ));
+        }
+    };
+    let local = if config.tier == TierSetting::Free {
+        None
+    } else {
+        config.llm.model = bench
+            .model
+            .map(str::to_string)
+            .or(config.llm.model)
+            .or_else(|| (config.tier != TierSetting::Enterprise).then(|| STARTER_MODEL.into()));
+        match crate::app::start_chat_model(&config) {
+            (Some(worker), _) => Some(worker),
+            (None, crate::ops::health::LlmStatus::Failed { model, reason }) => {
+                return Err(format!("the local model {model} did not load: {reason}"));
+            }
+            (None, _) => None,
+        }
+    };
+    let text = match bench.scenarios {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
         None => eval::SCENARIOS.to_string(),
     };
     let scenarios = eval::parse(&text).map_err(|e| e.to_string())?;
-    let shop = eval::EvalShop::open().map_err(|e| e.to_string())?;
+    let mut shop = eval::EvalShop::open(config, local).map_err(|e| e.to_string())?;
+    let running = shop.backends.tier().as_str();
+    if running != bench.tier {
+        return Err(format!(
+            "tier {} cannot run here: {}",
+            bench.tier, shop.backends.resolution.reason
+        ));
+    }
+    if bench.model_plans_all {
+        shop.backends.model_plans_below = f32::INFINITY;
+    }
     let outcomes = eval::run(&shop, &scenarios).map_err(|e| e.to_string())?;
+    let verbose = bench.verbose;
+    let tier = bench.tier;
     let mut out = String::new();
     for outcome in &outcomes {
         let mark = if outcome.passed() { "pass" } else { "FAIL" };
         out.push_str(&format!("{mark}  {}\n", outcome.name));
-        if verbose || !outcome.passed() {
-            for failure in &outcome.failures {
-                out.push_str(&format!("        {failure}\n"));
+        if verbose {
+            for (said, tier, reply) in &outcome.transcript {
+                out.push_str(&format!(
+                    "        > {said}\n        [{tier}] {}\n",
+                    reply.replace('\n', "\n          ")
+                ));
             }
+        }
+        for failure in &outcome.failures {
+            out.push_str(&format!("        {failure}\n"));
         }
     }
     let mut times: Vec<f64> = outcomes
@@ -1129,5 +1184,18 @@ pub fn assistant_benchmark(
         percentile(0.5).unwrap_or(0.0),
         percentile(0.95).unwrap_or(0.0),
     ));
+    let mut first_tokens: Vec<f64> = outcomes
+        .iter()
+        .flat_map(|o| o.first_token_times.iter().map(|t| t.as_secs_f64() * 1000.0))
+        .collect();
+    if !first_tokens.is_empty() {
+        first_tokens.sort_by(f64::total_cmp);
+        out.push_str(&format!(
+            "\nmodel turns: {}, time to first token p50 {:.0} ms, p95 {:.0} ms",
+            outcomes.iter().map(|o| o.model_turns).sum::<usize>(),
+            first_tokens[(first_tokens.len() - 1) / 2],
+            first_tokens[((first_tokens.len() - 1) as f64 * 0.95) as usize],
+        ));
+    }
     Ok(out)
 }

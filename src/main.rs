@@ -144,13 +144,20 @@ enum BenchAction {
     },
     /// The assistant's scripted shopper conversations: per-scenario report and success rate.
     Assistant {
-        /// Which tier answers: free (rules, no model).
+        /// Which tier answers: free (rules, no model), starter or professional
+        /// (the local model), enterprise (the configured remote APIs).
         #[arg(long, default_value = "free")]
         tier: String,
+        /// The local model (default: llm.model, else Qwen2.5-Coder 0.5B for starter).
+        #[arg(long)]
+        model: Option<String>,
+        /// Let the local model choose every turn's action, not only the unsure ones.
+        #[arg(long)]
+        model_plans_all: bool,
         /// A scenario file instead of the built-in suite.
         #[arg(long)]
         scenarios: Option<PathBuf>,
-        /// Print every failure, not only the failing scenarios' names.
+        /// Print every turn: the message, the tier that answered and the reply.
         #[arg(long)]
         verbose: bool,
     },
@@ -274,9 +281,23 @@ fn main() -> ExitCode {
                 }
                 BenchAction::Assistant {
                     tier,
+                    model,
+                    model_plans_all,
                     scenarios,
                     verbose,
-                } => shopkeep::bench::assistant_benchmark(&tier, scenarios.as_deref(), verbose),
+                } => {
+                    shopkeep::llm::cpu::pool::configure(config.llm.threads);
+                    shopkeep::bench::assistant_benchmark(
+                        &config,
+                        &shopkeep::bench::AssistantBench {
+                            tier: &tier,
+                            model: model.as_deref(),
+                            scenarios: scenarios.as_deref(),
+                            verbose,
+                            model_plans_all,
+                        },
+                    )
+                }
             };
             report.map(|text| println!("{text}"))
         }

@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::live::Live;
-use super::{Assistant, TurnReply};
+use super::router::Backends;
+use super::{Assistant, Services, TurnEvent, TurnReply};
 use crate::catalog::{Currency, demo};
 use crate::commerce::payment::Payments;
 use crate::commerce::vouchers::{self, VoucherDraft, VoucherInput};
 use crate::commerce::{Shopper, order, shopper};
 use crate::config::Config;
+use crate::llm::worker::ModelWorker;
 use crate::search::SearchService;
 use crate::store::{Store, StoreOptions};
 
@@ -93,13 +95,16 @@ pub struct EvalShop {
     pub config: Config,
     pub payments: Payments,
     pub live: Live,
+    pub backends: Backends,
 }
 
 impl EvalShop {
-    pub fn open() -> Result<EvalShop, EvalError> {
+    /// A demo shop answering on the tier `config` and `local` (the local
+    /// model's worker, if any) give; the shop's data lives in a temporary
+    /// directory whatever `config` says.
+    pub fn open(config: Config, local: Option<ModelWorker>) -> Result<EvalShop, EvalError> {
         let setup = |e: &dyn std::fmt::Display| EvalError::Setup(e.to_string());
         let dir = tempfile::tempdir().map_err(|e| setup(&e))?;
-        let config = Config::from_sources(&Default::default(), &[]).map_err(|e| setup(&e))?;
         let store = Arc::new(
             Store::open(&dir.path().join("shop.db"), &StoreOptions::default())
                 .map_err(|e| setup(&e))?,
@@ -121,19 +126,31 @@ impl EvalShop {
             _dir: dir,
             store,
             search,
-            config,
             payments: Payments::default(),
             live: Live::default(),
+            backends: Backends::build(&config, local),
+            config,
         })
+    }
+
+    /// A free-tier demo shop with the default settings.
+    pub fn free() -> Result<EvalShop, EvalError> {
+        let config = Config::from_sources(&Default::default(), &[])
+            .map_err(|e| EvalError::Setup(e.to_string()))?;
+        EvalShop::open(config, None)
     }
 
     fn assistant(&self) -> Assistant<'_> {
         Assistant::new(
             &self.store,
-            &self.search,
             &self.config,
-            &self.payments,
-            &self.live,
+            Services {
+                search: &self.search,
+                payments: &self.payments,
+                live: &self.live,
+                backends: &self.backends,
+                webhooks: None,
+            },
         )
     }
 
@@ -169,6 +186,12 @@ pub struct Outcome {
     pub failures: Vec<String>,
     /// Time of each turn.
     pub turn_times: Vec<Duration>,
+    /// Time to the first streamed text of each turn a model answered.
+    pub first_token_times: Vec<Duration>,
+    /// Turns a model answered (tier other than free).
+    pub model_turns: usize,
+    /// Each turn: what the shopper said, the tier that answered, the reply.
+    pub transcript: Vec<(String, String, String)>,
 }
 
 impl Outcome {
@@ -188,12 +211,34 @@ fn run_one(shop: &EvalShop, scenario: &Scenario) -> Result<Outcome, EvalError> {
     let mut conversation: Option<String> = None;
     let mut failures = Vec::new();
     let mut turn_times = Vec::new();
+    let mut first_token_times = Vec::new();
+    let mut model_turns = 0;
+    let mut transcript = Vec::new();
     for (index, expect) in scenario.turn.iter().enumerate() {
         let started = Instant::now();
-        let result = assistant.turn(shopper, conversation.as_deref(), &expect.say, &mut |_| {});
+        let mut first_token = None;
+        let result = assistant.turn(
+            shopper,
+            conversation.as_deref(),
+            &expect.say,
+            &mut |event| {
+                if matches!(event, TurnEvent::Token(_)) && first_token.is_none() {
+                    first_token = Some(started.elapsed());
+                }
+            },
+        );
         turn_times.push(started.elapsed());
         match result {
             Ok(reply) => {
+                if reply.tier != "free" {
+                    model_turns += 1;
+                    first_token_times.extend(first_token);
+                }
+                transcript.push((
+                    expect.say.clone(),
+                    reply.tier.to_string(),
+                    reply.reply.clone(),
+                ));
                 conversation = Some(reply.conversation_id.clone());
                 for failure in check_turn(expect, &reply) {
                     failures.push(format!("turn {} {:?}: {failure}", index + 1, expect.say));
@@ -207,6 +252,9 @@ fn run_one(shop: &EvalShop, scenario: &Scenario) -> Result<Outcome, EvalError> {
         name: scenario.name.clone(),
         failures,
         turn_times,
+        first_token_times,
+        model_turns,
+        transcript,
     })
 }
 
@@ -332,7 +380,7 @@ mod tests {
     fn the_free_tier_passes_the_scenario_suite() {
         let scenarios = parse(SCENARIOS).unwrap();
         assert!(scenarios.len() >= 60, "{} scenarios", scenarios.len());
-        let shop = EvalShop::open().unwrap();
+        let shop = EvalShop::free().unwrap();
         let outcomes = run(&shop, &scenarios).unwrap();
         let failed: Vec<String> = outcomes
             .iter()
@@ -363,7 +411,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let shop = EvalShop::open().unwrap();
+        let shop = EvalShop::free().unwrap();
         let outcome = &run(&shop, &scenarios).unwrap()[0];
         assert_eq!(outcome.failures.len(), 4, "{:?}", outcome.failures);
         assert_eq!(success_rate(std::slice::from_ref(outcome)), 0.0);

@@ -11,6 +11,8 @@
 //!   quantities, prices, dietary words and references, and its mood.
 //! - [`tools`]: the shop actions, bound to one shopper.
 //! - [`rules`]: the free tier's driver (no model).
+//! - [`router`], [`model`], [`prompt`]: the tier that runs, the backends a
+//!   turn tries in order (remote → local → rules), and the model drivers.
 //! - [`checkout`]: placing an order only after a confirmation turn.
 //! - [`state`], [`memory`]: working memory, history and running summary.
 //! - [`faq`]: answers from the shop's FAQ.
@@ -29,6 +31,9 @@ pub mod faq;
 pub mod intent;
 pub mod live;
 pub mod memory;
+pub mod model;
+pub mod prompt;
+pub mod router;
 pub mod rules;
 pub mod sentiment;
 pub mod slots;
@@ -40,12 +45,16 @@ use serde::Serialize;
 use crate::commerce::Shopper;
 use crate::commerce::cart::CartView;
 use crate::commerce::payment::Payments;
+use crate::commerce::webhooks::Waker;
 use crate::config::Config;
 use crate::search::SearchService;
 use crate::store::conversations::{self, ConversationRow, MessageRow, NewMessage};
 use crate::store::{Store, StoreError, intents, now_utc};
 use intent::{Classified, Intent};
 use live::{Live, LiveEvent};
+use memory::History;
+use model::{DriveError, Driven, ModelTurn};
+use router::{Backends, Choice, Tier};
 use state::WorkingMemory;
 use tools::{ProductCard, Shop, ToolError, Toolbox};
 
@@ -151,32 +160,51 @@ pub struct Turn<'a> {
     pub shop_name: &'a str,
 }
 
+impl Turn<'_> {
+    /// The same message read as `intent` (a model's choice, or a tool a model called).
+    pub fn with_intent(&self, intent: Intent) -> Turn<'_> {
+        Turn {
+            intent,
+            slots: self.slots.clone(),
+            ..*self
+        }
+    }
+}
+
 /// The assistant, for one request.
 pub struct Assistant<'a> {
     pub shop: Shop<'a>,
     pub shop_name: &'a str,
     pub live: &'a Live,
+    pub backends: &'a Backends,
+    /// Woken when a budget alert went out as a webhook.
+    pub webhooks: Option<&'a Waker>,
+}
+
+/// The services a turn may use besides the store.
+pub struct Services<'a> {
+    pub search: &'a SearchService,
+    pub payments: &'a Payments,
+    pub live: &'a Live,
+    pub backends: &'a Backends,
+    pub webhooks: Option<&'a Waker>,
 }
 
 impl<'a> Assistant<'a> {
     /// The assistant of the shop that `config` describes.
-    pub fn new(
-        store: &'a Store,
-        search: &'a SearchService,
-        config: &'a Config,
-        payments: &'a Payments,
-        live: &'a Live,
-    ) -> Assistant<'a> {
+    pub fn new(store: &'a Store, config: &'a Config, services: Services<'a>) -> Assistant<'a> {
         Assistant {
             shop: Shop {
                 store,
-                search,
+                search: services.search,
                 settings: &config.commerce,
                 currency: &config.currency,
-                payments,
+                payments: services.payments,
             },
             shop_name: &config.shop_name,
-            live,
+            live: services.live,
+            backends: services.backends,
+            webhooks: services.webhooks,
         }
     }
 
@@ -247,12 +275,15 @@ impl<'a> Assistant<'a> {
             shop_name: self.shop_name,
         };
         let mut memory = WorkingMemory::from_json(&conversation.state);
+        let history = memory::history(self.shop.store, &conversation)?;
         let tools = Toolbox {
             shop: self.shop,
             shopper,
         };
-        let response = rules::respond(&tools, &mut memory, &turn, emit)?;
-        stream_text(&response.reply, emit);
+        let answered = self.answer(&tools, &turn, &history, &mut memory, emit)?;
+        let response = answered.response;
+        stream_text(&response.reply[answered.streamed..], emit);
+        let tier = answered.tier.as_str();
         let actions = serde_json::to_string(&response.actions).unwrap_or_else(|_| "[]".into());
         self.shop.store.write(|tx| {
             let now = now_utc();
@@ -262,7 +293,8 @@ impl<'a> Assistant<'a> {
                 &NewMessage {
                     role: "assistant",
                     content: &response.reply,
-                    tier: Some("free"),
+                    tier: Some(tier),
+                    model: answered.model.as_deref(),
                     actions: &actions,
                     ..NewMessage::default()
                 },
@@ -276,20 +308,110 @@ impl<'a> Assistant<'a> {
                 &now,
             )
         })?;
-        memory::history(self.shop.store, &conversation)?;
+        let intent = match answered.chosen {
+            Some(intent) => Classified {
+                intent,
+                confidence: model::MODEL_CONFIDENCE as f32,
+            },
+            None => classified,
+        };
         Ok(TurnReply {
             conversation_id: conversation.id,
             reply: response.reply,
             actions: response.actions,
             products: response.products,
             cart: response.cart,
-            intent: classified,
-            tier: "free",
-            model: None,
-            usage: Usage::default(),
+            intent,
+            tier,
+            model: answered.model,
+            usage: answered.usage,
             order_number: response.order_number,
             flagged: flag.is_some() || conversation.flag.is_some(),
         })
+    }
+
+    /// Answers with the first backend that can: the models the tier and the
+    /// shopper's budget allow, in order, then the rules. A checkout waiting
+    /// for contact details and every yes or no to a summary go to the rules
+    /// directly: what confirms an order is never a model's reading.
+    fn answer(
+        &self,
+        tools: &Toolbox,
+        turn: &Turn,
+        history: &History,
+        memory: &mut WorkingMemory,
+        emit: &mut dyn FnMut(TurnEvent),
+    ) -> Result<Driven, AssistantError> {
+        let rules_decide =
+            memory.awaiting.is_some() || matches!(turn.intent, Intent::Confirm | Intent::Decline);
+        if !rules_decide && self.backends.has_models() {
+            let ctx = ModelTurn {
+                tools,
+                turn,
+                history,
+                backends: self.backends,
+                class: self.backends.budgets.class_of(&tools.shopper),
+                subject: &budget::subject_of(&tools.shopper),
+                webhooks: self.webhooks,
+            };
+            if let Some(driven) = self.drive(&ctx, memory, emit)? {
+                return Ok(driven);
+            }
+        }
+        Ok(Driven {
+            response: rules::respond(tools, memory, turn, emit)?,
+            tier: Tier::Free,
+            model: None,
+            usage: Usage::default(),
+            streamed: 0,
+            chosen: None,
+        })
+    }
+
+    /// Tries each model backend in turn; `None` when none answered.
+    fn drive(
+        &self,
+        ctx: &ModelTurn,
+        memory: &mut WorkingMemory,
+        emit: &mut dyn FnMut(TurnEvent),
+    ) -> Result<Option<Driven>, AssistantError> {
+        let allowance = budget::allowance(
+            self.shop.store,
+            &self.backends.budgets,
+            ctx.class,
+            ctx.subject,
+            self.backends.tier() == Tier::Enterprise,
+            time::OffsetDateTime::now_utc(),
+        )?;
+        let referenced = match ctx.turn.slots.reference {
+            Some(slots::Reference::Those) => memory.last_results.len(),
+            _ => 0,
+        };
+        let turns = ctx
+            .history
+            .recent
+            .iter()
+            .filter(|m| m.role == "shopper")
+            .count();
+        let complexity = router::complexity(ctx.turn.message, referenced, turns);
+        for choice in self.backends.chain(allowance, complexity) {
+            let outcome = match choice {
+                Choice::Remote { provider, model } => {
+                    model::remote(ctx, provider, model, memory, emit)
+                }
+                Choice::Local(local) => model::local(ctx, local, memory, emit),
+            };
+            match outcome {
+                Ok(driven) => return Ok(Some(driven)),
+                Err(DriveError::Unavailable(reason)) => tracing::warn!(
+                    tier = choice.tier().as_str(),
+                    %reason,
+                    "a model backend could not answer; trying the next"
+                ),
+                Err(DriveError::Tool(error)) => return Err(error.into()),
+            }
+        }
+        Ok(None)
     }
 
     /// The shopper's conversation `id`, or a new one. Someone else's is as

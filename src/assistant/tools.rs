@@ -317,7 +317,7 @@ impl Toolbox<'_> {
     /// Runs a tool a model asked for. Unknown tools and arguments of the wrong
     /// shape are `BadCall`s the model can be told about; `checkout` is never
     /// run from here.
-    pub fn call(&self, name: &str, arguments: &Value) -> Result<Value, ToolError> {
+    pub fn call(&self, name: &str, arguments: &Value) -> Result<ToolOutput, ToolError> {
         let id = |key: &str| {
             arguments[key]
                 .as_i64()
@@ -326,51 +326,74 @@ impl Toolbox<'_> {
         let quantity = || arguments["quantity"].as_i64().unwrap_or(1);
         match name {
             "search_products" => {
-                let ask = SearchAsk {
-                    text: arguments["query"].as_str().unwrap_or_default().to_string(),
-                    max_price_minor: self.price_argument(&arguments["max_price"]),
-                    min_price_minor: self.price_argument(&arguments["min_price"]),
-                    dietary: arguments["dietary"]
-                        .as_array()
-                        .map(|labels| {
-                            labels
-                                .iter()
-                                .filter_map(Value::as_str)
-                                .filter_map(dietary::canonical)
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                };
-                Ok(json!(self.search_products(&ask)?))
+                Ok(self.products_output(self.search_products(&self.search_ask(arguments))?))
             }
-            "product_details" => Ok(json!(self.product_details(id("product_id")?)?)),
-            "add_to_cart" => Ok(self.cart_json(&self.add_to_cart(id("product_id")?, quantity())?)),
+            "product_details" => Ok(ToolOutput::value(json!(
+                self.product_details(id("product_id")?)?
+            ))),
+            "add_to_cart" => Ok(self.cart_output(self.add_to_cart(id("product_id")?, quantity())?)),
             "update_cart" => {
-                Ok(self.cart_json(&self.update_cart(
-                    id("product_id")?,
-                    arguments["quantity"].as_i64().ok_or_else(|| {
-                        ToolError::BadCall("update_cart needs \"quantity\"".into())
-                    })?,
-                )?))
+                let quantity = arguments["quantity"]
+                    .as_i64()
+                    .ok_or_else(|| ToolError::BadCall("update_cart needs \"quantity\"".into()))?;
+                Ok(self.cart_output(self.update_cart(id("product_id")?, quantity)?))
             }
-            "remove_from_cart" => Ok(self.cart_json(&self.remove_from_cart(id("product_id")?)?)),
-            "view_cart" => Ok(self.cart_json(&self.view_cart()?)),
+            "remove_from_cart" => Ok(self.cart_output(self.remove_from_cart(id("product_id")?)?)),
+            "view_cart" => Ok(self.cart_output(self.view_cart()?)),
             "apply_voucher" => {
                 let code = arguments["code"]
                     .as_str()
                     .ok_or_else(|| ToolError::BadCall("apply_voucher needs \"code\"".into()))?;
-                Ok(self.cart_json(&self.apply_voucher(code)?))
+                Ok(self.cart_output(self.apply_voucher(code)?))
             }
-            "order_status" => Ok(json!(
+            "order_status" => Ok(ToolOutput::value(json!(
                 self.order_status(arguments["order_number"].as_str())?
-            )),
-            "recommend" => Ok(json!(self.recommend(arguments["product_id"].as_i64())?)),
+            ))),
+            "recommend" => {
+                Ok(self.products_output(self.recommend(arguments["product_id"].as_i64())?))
+            }
             "store_info" => {
                 let question = arguments["question"].as_str().unwrap_or_default();
-                Ok(json!(self.store_info(question)?.map(|a| a.answer)))
+                Ok(ToolOutput::value(json!(
+                    self.store_info(question)?.map(|a| a.answer)
+                )))
             }
             other => Err(ToolError::BadCall(format!("there is no tool {other:?}"))),
+        }
+    }
+
+    fn search_ask(&self, arguments: &Value) -> SearchAsk {
+        SearchAsk {
+            text: arguments["query"].as_str().unwrap_or_default().to_string(),
+            max_price_minor: self.price_argument(&arguments["max_price"]),
+            min_price_minor: self.price_argument(&arguments["min_price"]),
+            dietary: arguments["dietary"]
+                .as_array()
+                .map(|labels| {
+                    labels
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(dietary::canonical)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    fn products_output(&self, products: Vec<ProductCard>) -> ToolOutput {
+        ToolOutput {
+            value: json!(products),
+            products,
+            cart: None,
+        }
+    }
+
+    fn cart_output(&self, view: CartView) -> ToolOutput {
+        ToolOutput {
+            value: self.cart_json(&view),
+            products: Vec::new(),
+            cart: Some(view),
         }
     }
 
@@ -396,6 +419,25 @@ impl Toolbox<'_> {
             "total": self.money(view.totals.total_minor),
             "notices": view.notices,
         })
+    }
+}
+
+/// What a tool a model called returned: the compact JSON the model reads,
+/// and the products or cart the shopper's screen shows.
+#[derive(Debug, Clone)]
+pub struct ToolOutput {
+    pub value: Value,
+    pub products: Vec<ProductCard>,
+    pub cart: Option<CartView>,
+}
+
+impl ToolOutput {
+    fn value(value: Value) -> ToolOutput {
+        ToolOutput {
+            value,
+            products: Vec::new(),
+            cart: None,
+        }
     }
 }
 

@@ -231,6 +231,50 @@ impl ChatTemplate {
     }
 }
 
+/// The schema of `{"name": …, "arguments": …}` for any of `tools`.
+pub fn tool_call_schema(tools: &[&ToolSpec]) -> serde_json::Value {
+    let envelopes: Vec<serde_json::Value> = tools
+        .iter()
+        .map(|tool| {
+            serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "name": {"const": tool.function.name},
+                    "arguments": tool.function.parameters,
+                },
+                "required": ["name", "arguments"],
+            })
+        })
+        .collect();
+    serde_json::json!({"anyOf": envelopes})
+}
+
+/// Tokens at the start of the prompt that other requests with the same system
+/// messages and tools share: the rendering of those alone, compared token by
+/// token with the full prompt.
+pub fn shared_prefix_len(
+    messages: &[ChatMessage],
+    tools: &[ToolSpec],
+    prompt: &[u32],
+    render: impl Fn(&[ChatMessage], &[ToolSpec]) -> Option<Vec<u32>>,
+) -> usize {
+    let leading_system = messages
+        .iter()
+        .take_while(|m| m.role == Role::System)
+        .count();
+    if leading_system == 0 && tools.is_empty() {
+        return 0;
+    }
+    let Some(prefix) = render(&messages[..leading_system], tools) else {
+        return 0;
+    };
+    prefix
+        .iter()
+        .zip(prompt)
+        .take_while(|(a, b)| a == b)
+        .count()
+}
+
 /// For templates that do not render tools: the tools and how to call them go
 /// into the system message, in the same `<tool_call>` syntax we parse.
 fn describe_tools(messages: &[ChatMessage], tools: &[ToolSpec]) -> Vec<ChatMessage> {
@@ -285,6 +329,21 @@ const LLAMA3: &str = r#"{{ bos_token }}{% for message in messages %}<|start_head
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_prefix_is_the_common_start_of_the_system_rendering() {
+        let messages = vec![
+            ChatMessage::new(Role::System, "s"),
+            ChatMessage::new(Role::User, "u"),
+        ];
+        let len = shared_prefix_len(&messages, &[], &[1, 2, 3, 9], |m, _| {
+            assert_eq!(m.len(), 1);
+            Some(vec![1, 2, 3, 4])
+        });
+        assert_eq!(len, 3);
+        let no_system = vec![ChatMessage::new(Role::User, "u")];
+        assert_eq!(shared_prefix_len(&no_system, &[], &[1], |_, _| None), 0);
+    }
 
     fn tool() -> ToolSpec {
         ToolSpec {

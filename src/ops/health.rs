@@ -6,7 +6,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::config::{Config, TierSetting};
+use crate::assistant::router::resolve;
+use crate::config::Config;
 use crate::llm::local::ModelInfo;
 use crate::search::{SearchService, SearchStatus};
 use crate::store::Store;
@@ -98,7 +99,7 @@ pub fn readiness(
             Check::new(Status::Degraded, format!("{model} did not load: {reason}"))
         }
     };
-    let tier = tier_report(config.tier, llm);
+    let tier = tier_report(config, llm);
     let ready = database.status == Status::Ok && !shutting_down;
     Readiness {
         ready,
@@ -135,55 +136,23 @@ fn search_check(status: &SearchStatus) -> Check {
     }
 }
 
-/// The tier that actually runs: starter with a local model on the CPU,
-/// professional with one on a GPU, free without one. Saying so beats pretending.
-fn tier_report(setting: TierSetting, llm: &LlmStatus) -> TierReport {
-    let (available, why) = match llm {
-        LlmStatus::Loaded(info) if info.device.starts_with("cuda") => (
-            TierSetting::Professional,
-            format!("{} runs on the GPU", info.id),
-        ),
-        LlmStatus::Loaded(info) => (TierSetting::Starter, format!("{} runs on the CPU", info.id)),
-        LlmStatus::NotConfigured => (TierSetting::Free, "no local model configured".to_string()),
-        LlmStatus::Failed { model, .. } => (
-            TierSetting::Free,
-            format!("the local model {model} did not load"),
-        ),
+/// The tier that actually runs (see `assistant::router::resolve`): saying
+/// so beats pretending.
+fn tier_report(config: &Config, llm: &LlmStatus) -> TierReport {
+    let local = match llm {
+        LlmStatus::Loaded(info) => Some(info),
+        LlmStatus::NotConfigured | LlmStatus::Failed { .. } => None,
     };
-    let rank = |t: TierSetting| match t {
-        TierSetting::Auto | TierSetting::Free => 0,
-        TierSetting::Starter => 1,
-        TierSetting::Professional => 2,
-        TierSetting::Enterprise => 3,
-    };
-    let (status, active, reason) = match setting {
-        TierSetting::Auto => (
-            Status::Ok,
-            available,
-            format!(
-                "auto: {why}, so {} is the highest available",
-                available.as_str()
-            ),
-        ),
-        wanted if rank(wanted) <= rank(available) => (
-            Status::Ok,
-            wanted,
-            format!("{} as configured", wanted.as_str()),
-        ),
-        wanted => (
-            Status::Degraded,
-            available,
-            format!(
-                "{} is configured but {why}; degraded to {}",
-                wanted.as_str(),
-                available.as_str()
-            ),
-        ),
-    };
+    let remote = config.remote.openai.is_some() || config.remote.gemini.is_some();
+    let resolution = resolve(config.tier, local, remote);
     TierReport {
-        status,
-        configured: setting.as_str().into(),
-        active: active.as_str().into(),
-        reason,
+        status: if resolution.degraded {
+            Status::Degraded
+        } else {
+            Status::Ok
+        },
+        configured: config.tier.as_str().into(),
+        active: resolution.active.as_str().into(),
+        reason: resolution.reason,
     }
 }

@@ -20,7 +20,7 @@ use super::json::parse_body;
 use super::problem::Problem;
 use super::shopper::CurrentShopper;
 use crate::assistant::live::LiveEvent;
-use crate::assistant::{self, Assistant, AssistantError, TurnEvent, TurnReply};
+use crate::assistant::{self, Assistant, AssistantError, Services, TurnEvent, TurnReply};
 use crate::catalog::FieldError;
 use crate::commerce::Shopper;
 use crate::store::conversations::{self, ConversationRow, MessageRow};
@@ -103,10 +103,14 @@ async fn run_turn(
 fn assistant_for(state: &AppState) -> Assistant<'_> {
     Assistant::new(
         &state.store,
-        &state.search,
         &state.config,
-        &state.payments,
-        &state.live,
+        Services {
+            search: &state.search,
+            payments: &state.payments,
+            live: &state.live,
+            backends: &state.backends,
+            webhooks: Some(&state.webhooks),
+        },
     )
 }
 

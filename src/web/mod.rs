@@ -59,6 +59,8 @@ pub struct AppState {
     pub webhooks: crate::commerce::webhooks::Waker,
     /// Open chat streams waiting for an admin's messages.
     pub live: crate::assistant::live::Live,
+    /// The tier that runs and the model backends the assistant may use.
+    pub backends: crate::assistant::router::Backends,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.

@@ -25,6 +25,7 @@ use crate::llm::local::{
 use crate::llm::sampler::SamplingParams;
 use crate::llm::template::{
     ChatMessage, FunctionCall, FunctionSpec, Role, TOOL_CALL_TAGS, ToolCall, ToolSpec,
+    shared_prefix_len, tool_call_schema,
 };
 use crate::llm::worker::{Event, ModelWorker, SubmitError};
 
@@ -304,24 +305,6 @@ fn convert_tools(wire: Vec<WireTool>) -> Result<Vec<ToolSpec>, Problem> {
         .collect()
 }
 
-/// The schema of `{"name": …, "arguments": …}` for any of `tools`.
-fn tool_call_schema(tools: &[&ToolSpec]) -> Value {
-    let envelopes: Vec<Value> = tools
-        .iter()
-        .map(|tool| {
-            json!({
-                "type": "object",
-                "properties": {
-                    "name": {"const": tool.function.name},
-                    "arguments": tool.function.parameters,
-                },
-                "required": ["name", "arguments"],
-            })
-        })
-        .collect();
-    json!({"anyOf": envelopes})
-}
-
 fn plan_tools(tools: &[ToolSpec], choice: Option<WireToolChoice>) -> Result<ToolPlan, Problem> {
     let compile = |chosen: Vec<&ToolSpec>| {
         JsonGrammar::compile(&tool_call_schema(&chosen)).map_err(|e| {
@@ -500,32 +483,6 @@ fn prepare(worker: &ModelWorker, body: ChatRequest) -> Result<Prepared, Problem>
         include_usage: body.stream_options.is_some_and(|o| o.include_usage),
         model: frontend.info.id.clone(),
     })
-}
-
-/// Tokens at the start of the prompt that other requests with the same system
-/// messages and tools share: the rendering of those alone, compared token by
-/// token with the full prompt.
-fn shared_prefix_len(
-    messages: &[ChatMessage],
-    tools: &[ToolSpec],
-    prompt: &[u32],
-    render: impl Fn(&[ChatMessage], &[ToolSpec]) -> Option<Vec<u32>>,
-) -> usize {
-    let leading_system = messages
-        .iter()
-        .take_while(|m| m.role == Role::System)
-        .count();
-    if leading_system == 0 && tools.is_empty() {
-        return 0;
-    }
-    let Some(prefix) = render(&messages[..leading_system], tools) else {
-        return 0;
-    };
-    prefix
-        .iter()
-        .zip(prompt)
-        .take_while(|(a, b)| a == b)
-        .count()
 }
 
 fn submit(
@@ -858,20 +815,5 @@ mod tests {
         assert_eq!(base64_of_floats(&[1.0]), "AACAPw==");
         assert_eq!(base64_of_floats(&[]), "");
         assert_eq!(base64_of_floats(&[1.0, -2.0, 0.5]), "AACAPwAAAMAAAAA/");
-    }
-
-    #[test]
-    fn shared_prefix_is_the_common_start_of_the_system_rendering() {
-        let messages = vec![
-            ChatMessage::new(Role::System, "s"),
-            ChatMessage::new(Role::User, "u"),
-        ];
-        let len = shared_prefix_len(&messages, &[], &[1, 2, 3, 9], |m, _| {
-            assert_eq!(m.len(), 1);
-            Some(vec![1, 2, 3, 4])
-        });
-        assert_eq!(len, 3);
-        let no_system = vec![ChatMessage::new(Role::User, "u")];
-        assert_eq!(shared_prefix_len(&no_system, &[], &[1], |_, _| None), 0);
     }
 }
