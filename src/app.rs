@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpServer, web};
 
 use crate::access::Access;
+use crate::assistant::cache::AnswerCache;
 use crate::catalog::demo;
 use crate::commerce::webhooks;
 use crate::config::Config;
@@ -177,6 +178,10 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         payments: Default::default(),
         live: Default::default(),
         webhooks: webhooks.waker(),
+        answers: Arc::new(AnswerCache::new(
+            config.assistant.answer_cache_ttl,
+            config.assistant.answer_cache_entries,
+        )),
         config: config.clone(),
     });
     let workers = if config.workers == 0 {

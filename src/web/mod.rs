@@ -59,6 +59,8 @@ pub struct AppState {
     pub webhooks: crate::commerce::webhooks::Waker,
     /// Open chat streams waiting for an admin's messages.
     pub live: crate::assistant::live::Live,
+    /// Replies to questions that are the same for every shopper.
+    pub answers: std::sync::Arc<crate::assistant::cache::AnswerCache>,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.
