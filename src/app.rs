@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpServer, web};
 
 use crate::access::Access;
+use crate::assistant::cache::AnswerCache;
 use crate::assistant::router::Backends;
 use crate::catalog::demo;
 use crate::commerce::webhooks;
@@ -179,6 +180,10 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         live: Default::default(),
         backends: Backends::build(&config, chat_model.clone()),
         webhooks: webhooks.waker(),
+        answers: Arc::new(AnswerCache::new(
+            config.assistant.answer_cache_ttl,
+            config.assistant.answer_cache_entries,
+        )),
         config: config.clone(),
     });
     let workers = if config.workers == 0 {

@@ -280,6 +280,17 @@ pub const KEYS: &[KeySpec] = &[
         default: "true",
         help: "send `budget.alert` webhook events when the spend reaches 80% and 100% of the cap",
     },
+    // Assistant
+    KeySpec {
+        name: "assistant.answer_cache_ttl",
+        default: "1h",
+        help: "how long an answer to a question that is not personal (store policies, product facts) is reused, as 90s, 30m, 1h or 2d; a catalog or FAQ change drops it sooner; 0 turns the cache off",
+    },
+    KeySpec {
+        name: "assistant.answer_cache_entries",
+        default: "1000",
+        help: "most answers the answer cache holds (1-100000); the oldest goes first",
+    },
 ];
 
 /// Where a value came from, so errors can say which file or variable to fix.
@@ -366,6 +377,14 @@ pub struct LlmSettings {
     pub max_memory_mb: Option<u64>,
     /// Threads for the CPU kernels; 0 means one per physical core.
     pub threads: usize,
+}
+
+/// The shop assistant (`[assistant]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssistantSettings {
+    /// How long a shared answer is reused; zero turns the answer cache off.
+    pub answer_cache_ttl: Duration,
+    pub answer_cache_entries: usize,
 }
 
 /// Selling rules (`[commerce]` in the config file).
@@ -622,6 +641,7 @@ pub struct Config {
     pub origins: BTreeMap<&'static str, (String, Origin)>,
     pub remote: RemoteSettings,
     pub budgets: BudgetSettings,
+    pub assistant: AssistantSettings,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -796,6 +816,12 @@ impl Config {
                 monthly_spend_cap_micros: parse("budget.monthly_spend_cap").with(micros)?,
                 alert_webhook: parse("budget.alert_webhook").with(boolean)?,
             },
+            assistant: AssistantSettings {
+                answer_cache_ttl: parse("assistant.answer_cache_ttl")
+                    .with(|v| duration(v, MAX_ANSWER_CACHE_TTL))?,
+                answer_cache_entries: parse("assistant.answer_cache_entries")
+                    .with(|v| number(v, 1, 100_000))?,
+            },
         })
     }
 
@@ -911,6 +937,40 @@ fn time_of_day(value: &str) -> Result<(u8, u8), String> {
         return Err(fail());
     }
     Ok((hour, minute))
+}
+
+/// Longest an answer may be cached: past the catalog and FAQ, which invalidate
+/// it themselves, what it quotes (opening hours, a season's offer) goes stale too.
+const MAX_ANSWER_CACHE_TTL: Duration = Duration::from_secs(30 * 86_400);
+
+/// "90s", "30m", "1h", "2d" (or "0") → a duration of at most `max`.
+fn duration(value: &str, max: Duration) -> Result<Duration, String> {
+    let fail = || {
+        format!(
+            "expected a duration as a whole number with a unit s, m, h or d (90s, 30m, 1h), or 0, of at most {}d",
+            max.as_secs() / 86_400
+        )
+    };
+    let value = value.trim();
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let unit_at = value.find(|c: char| !c.is_ascii_digit()).ok_or_else(fail)?;
+    let (amount, unit) = value.split_at(unit_at);
+    let seconds_per_unit = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(fail()),
+    };
+    let amount: u64 = amount.parse().map_err(|_| fail())?;
+    let seconds = amount.checked_mul(seconds_per_unit).ok_or_else(fail)?;
+    let parsed = Duration::from_secs(seconds);
+    if parsed > max {
+        return Err(fail());
+    }
+    Ok(parsed)
 }
 
 /// `[llm] model = "x"` becomes the key `llm.model`; one level of sections.
@@ -1058,6 +1118,78 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("whole number from 1 to 64"), "{text}");
+    }
+
+    #[test]
+    fn the_answer_cache_defaults_to_an_hour_and_a_thousand_answers() {
+        let config = Config::from_sources(&Overrides::default(), &[]).unwrap();
+        assert_eq!(
+            config.assistant,
+            AssistantSettings {
+                answer_cache_ttl: Duration::from_secs(3600),
+                answer_cache_entries: 1000,
+            }
+        );
+    }
+
+    #[test]
+    fn answer_cache_ttl_takes_units_and_zero_turns_it_off() {
+        let ttl = |value: &str| {
+            Config::from_sources(
+                &Overrides::default(),
+                &env(&[("SHOPKEEP_ASSISTANT_ANSWER_CACHE_TTL", value)]),
+            )
+            .map(|c| c.assistant.answer_cache_ttl)
+        };
+        assert_eq!(ttl("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(ttl(" 2d ").unwrap(), Duration::from_secs(2 * 86_400));
+        assert_eq!(ttl("0").unwrap(), Duration::ZERO);
+        for bad in [
+            "",
+            "60",
+            "1.5h",
+            "-1h",
+            "1w",
+            "h",
+            "31d",
+            "99999999999999999999s",
+        ] {
+            assert!(ttl(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_bad_answer_cache_value_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.toml");
+        std::fs::write(&file, "[assistant]\nanswer_cache_ttl = \"soon\"\n").unwrap();
+        let overrides = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let text = Config::from_sources(&overrides, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("`assistant.answer_cache_ttl`")
+                && text.contains("\"soon\"")
+                && text.contains("shop.toml")
+                && text.contains("90s, 30m, 1h"),
+            "{text}"
+        );
+        let text = Config::from_sources(
+            &Overrides::default(),
+            &env(&[("SHOPKEEP_ASSISTANT_ANSWER_CACHE_ENTRIES", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            text.contains("`assistant.answer_cache_entries`")
+                && text.contains("SHOPKEEP_ASSISTANT_ANSWER_CACHE_ENTRIES")
+                && text.contains("from 1 to 100000"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -585,6 +585,16 @@ fn health_readiness_and_metrics_report_the_shop() {
     assert!(metrics.contains("shopkeep_http_request_duration_seconds_bucket"));
     assert!(metrics.contains(r#"shopkeep_db_readers{state="idle"}"#));
     assert!(metrics.contains("shopkeep_process_resident_memory_bytes"));
+    for answer_cache in [
+        "shopkeep_answer_cache_hits_total 0",
+        "shopkeep_answer_cache_misses_total 0",
+        "shopkeep_answer_cache_entries 0",
+    ] {
+        assert!(
+            metrics.lines().any(|line| line == answer_cache),
+            "{answer_cache}: {metrics}"
+        );
+    }
 }
 
 #[test]

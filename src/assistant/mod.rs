@@ -25,6 +25,7 @@
 //! never instructions it follows.
 
 pub mod budget;
+pub mod cache;
 pub mod checkout;
 pub mod eval;
 pub mod faq;

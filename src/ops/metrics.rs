@@ -1,13 +1,16 @@
-//! Prometheus metrics: HTTP traffic, the database pool, the catalog, the process.
+//! Prometheus metrics: HTTP traffic, the database pool, the catalog, the
+//! assistant's answer cache, the process.
 //!
 //! Request counters are labelled by route pattern ("/api/v1/products/{id}"), never
 //! by raw path, so a crawler cannot grow the label set without bound.
 
+use prometheus::proto::{Counter, Gauge, Metric, MetricFamily, MetricType};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
+use crate::assistant::cache::CacheStats;
 use crate::store::{Store, products};
 use std::sync::atomic::Ordering;
 
@@ -83,8 +86,9 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Refreshes the gauges that are read at scrape time and renders the text format.
-    pub fn render(&self, store: &Store) -> String {
+    /// Refreshes the gauges that are read at scrape time and renders the text
+    /// format, with the answer cache's figures as they are now.
+    pub fn render(&self, store: &Store, answers: &CacheStats) -> String {
         let stats = store.stats();
         let total = stats.readers_total.load(Ordering::Relaxed) as i64;
         let busy = stats.readers_busy.load(Ordering::Relaxed) as i64;
@@ -104,10 +108,57 @@ impl Metrics {
         if let Some(rss) = resident_memory_bytes() {
             self.resident_memory.set(rss as i64);
         }
+        let mut families = self.registry.gather();
+        families.extend(answer_cache_families(answers));
         let mut out = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let _ = TextEncoder::new().encode(&families, &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// The answer cache's counters as they stand: the cache keeps them itself,
+/// so they are written out at scrape time instead of mirrored in the registry.
+fn answer_cache_families(stats: &CacheStats) -> [MetricFamily; 3] {
+    [
+        counter_family(
+            "shopkeep_answer_cache_hits_total",
+            "Assistant questions answered from the answer cache",
+            stats.hits,
+        ),
+        counter_family(
+            "shopkeep_answer_cache_misses_total",
+            "Answer cache look-ups that found no current answer",
+            stats.misses,
+        ),
+        gauge_family(
+            "shopkeep_answer_cache_entries",
+            "Answers held in the answer cache",
+            stats.entries as f64,
+        ),
+    ]
+}
+
+fn counter_family(name: &str, help: &str, value: u64) -> MetricFamily {
+    let mut counter = Counter::default();
+    counter.set_value(value as f64);
+    let mut metric = Metric::default();
+    metric.set_counter(counter);
+    family(name, help, MetricType::COUNTER, metric)
+}
+
+fn gauge_family(name: &str, help: &str, value: f64) -> MetricFamily {
+    let mut gauge = Gauge::default();
+    gauge.set_value(value);
+    family(name, help, MetricType::GAUGE, Metric::from_gauge(gauge))
+}
+
+fn family(name: &str, help: &str, kind: MetricType, metric: Metric) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(name.to_string());
+    family.set_help(help.to_string());
+    family.set_field_type(kind);
+    family.set_metric(vec![metric]);
+    family
 }
 
 /// Resident set size from /proc; `None` where there is no procfs.
@@ -115,4 +166,30 @@ pub fn resident_memory_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_cache_is_rendered_with_its_counters_and_size() {
+        let (_dir, store) = crate::store::scratch();
+        let stats = CacheStats {
+            hits: 7,
+            misses: 3,
+            entries: 2,
+        };
+        let text = Metrics::new().unwrap().render(&store, &stats);
+        for line in [
+            "# TYPE shopkeep_answer_cache_hits_total counter",
+            "shopkeep_answer_cache_hits_total 7",
+            "# TYPE shopkeep_answer_cache_misses_total counter",
+            "shopkeep_answer_cache_misses_total 3",
+            "# TYPE shopkeep_answer_cache_entries gauge",
+            "shopkeep_answer_cache_entries 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
+        }
+    }
 }

@@ -8,6 +8,7 @@
 pub mod analytics;
 pub mod api_keys;
 pub mod carts;
+pub mod content;
 pub mod conversations;
 pub mod customers;
 pub mod faq;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_profiles_analytics.sql"),
     include_str!("migrations/0009_assistant.sql"),
     include_str!("migrations/0010_usage.sql"),
+    include_str!("migrations/0011_content_version.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -46,9 +46,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let worker_state = state.clone();
-    let text = web::block(move || worker_state.metrics.render(&worker_state.store))
-        .await
-        .unwrap_or_default();
+    let text = web::block(move || {
+        let answers = worker_state.answers.stats();
+        worker_state.metrics.render(&worker_state.store, &answers)
+    })
+    .await
+    .unwrap_or_default();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)

@@ -61,6 +61,8 @@ pub struct AppState {
     pub live: crate::assistant::live::Live,
     /// The tier that runs and the model backends the assistant may use.
     pub backends: crate::assistant::router::Backends,
+    /// Replies to questions that are the same for every shopper.
+    pub answers: std::sync::Arc<crate::assistant::cache::AnswerCache>,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.
