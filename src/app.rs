@@ -15,6 +15,7 @@ use actix_web::{HttpServer, web};
 
 use crate::access::Access;
 use crate::assistant::cache::AnswerCache;
+use crate::assistant::refine;
 use crate::assistant::router::Backends;
 use crate::catalog::demo;
 use crate::commerce::webhooks;
@@ -186,6 +187,19 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         )),
         config: config.clone(),
     });
+    let refine_state = state.clone();
+    let refiner = Scheduler::every("intent refinement", refine::EVERY, move || {
+        let state = &refine_state;
+        if let Err(error) =
+            refine::refine_pending(&state.store, &state.backends, &state.config.shop_name)
+        {
+            tracing::error!(%error, "intent refinement failed");
+        }
+    })
+    .map_err(|source| StartError::Thread {
+        what: "intent refinement scheduler",
+        source,
+    })?;
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -219,6 +233,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         });
         running.await.map_err(StartError::Server)
     })?;
+    refiner.stop();
     if let Some(worker) = chat_model {
         worker.stop();
     }

@@ -9,46 +9,10 @@ use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::shop::Shopper;
+use common::shop::{Chat, Shopper, tools};
 use common::{TestServer, assert_problem};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// A shopper chatting in one conversation.
-struct Chat<'a> {
-    shopper: &'a Shopper,
-    conversation: Option<String>,
-}
-
-impl<'a> Chat<'a> {
-    fn new(shopper: &'a Shopper) -> Chat<'a> {
-        Chat {
-            shopper,
-            conversation: None,
-        }
-    }
-
-    fn say(&mut self, message: &str) -> Value {
-        let mut body = json!({"message": message});
-        if let Some(id) = &self.conversation {
-            body["conversation_id"] = json!(id);
-        }
-        let response = self.shopper.post("/api/v1/chat", body);
-        assert_eq!(response.status(), 200, "chat {message:?}");
-        let reply: Value = response.json().unwrap();
-        self.conversation = reply["conversation_id"].as_str().map(str::to_string);
-        reply
-    }
-}
-
-fn tools(reply: &Value) -> Vec<String> {
-    reply["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["tool"].as_str().unwrap().to_string())
-        .collect()
-}
 
 fn orders(shopper: &Shopper) -> Vec<Value> {
     let response = shopper.get("/api/v1/orders");

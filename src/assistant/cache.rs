@@ -15,16 +15,22 @@ use std::time::{Duration, Instant};
 
 use super::intent::{self, Intent};
 use super::slots;
+use super::state::ProductRef;
+use super::tools::ProductCard;
 use crate::store::content::ContentVersion;
 
 /// A reply as it was first produced, and by what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CachedAnswer {
     pub reply: String,
     /// The tier that produced the reply ("free", "starter", …).
     pub tier: String,
     /// The model that produced it; `None` for the rules driver.
     pub model: Option<String>,
+    /// The product the answer is about, so "add it" works after a cached answer too.
+    pub focus: Option<ProductRef>,
+    /// The product cards the answer showed.
+    pub products: Vec<ProductCard>,
 }
 
 /// Counters since start, and the answers held now.
@@ -341,6 +347,8 @@ mod tests {
             reply: reply.to_string(),
             tier: "free".to_string(),
             model: None,
+            focus: None,
+            products: Vec::new(),
         }
     }
 

@@ -150,6 +150,7 @@ impl EvalShop {
                 live: &self.live,
                 backends: &self.backends,
                 webhooks: None,
+                answers: None,
             },
         )
     }

@@ -15,7 +15,11 @@
 //!   turn tries in order (remote → local → rules), and the model drivers.
 //! - [`checkout`]: placing an order only after a confirmation turn.
 //! - [`state`], [`memory`]: working memory, history and running summary.
+//! - [`refine`]: the background job that has a model label the messages the
+//!   pattern classifier was unsure of.
 //! - [`faq`]: answers from the shop's FAQ.
+//! - [`cache`]: answers that are the same for every shopper, reused until
+//!   they expire or the catalog or FAQ changes.
 //! - [`budget`]: token budgets per shopper class, the remote spend cap, usage
 //!   records and alerts.
 //! - [`live`]: events for shoppers' open streams (an admin's messages).
@@ -34,6 +38,7 @@ pub mod live;
 pub mod memory;
 pub mod model;
 pub mod prompt;
+pub mod refine;
 pub mod router;
 pub mod rules;
 pub mod sentiment;
@@ -49,8 +54,10 @@ use crate::commerce::payment::Payments;
 use crate::commerce::webhooks::Waker;
 use crate::config::Config;
 use crate::search::SearchService;
+use crate::store::content::{self, ContentVersion};
 use crate::store::conversations::{self, ConversationRow, MessageRow, NewMessage};
 use crate::store::{Store, StoreError, intents, now_utc};
+use cache::{AnswerCache, CachedAnswer};
 use intent::{Classified, Intent};
 use live::{Live, LiveEvent};
 use memory::History;
@@ -147,6 +154,8 @@ pub struct TurnReply {
     pub order_number: Option<String>,
     /// Whether the conversation is flagged for the admin after this turn.
     pub flagged: bool,
+    /// Whether the reply came from the answer cache (no model ran).
+    pub cached: bool,
 }
 
 /// One shopper message, with what the engine worked out about it.
@@ -180,6 +189,7 @@ pub struct Assistant<'a> {
     pub backends: &'a Backends,
     /// Woken when a budget alert went out as a webhook.
     pub webhooks: Option<&'a Waker>,
+    pub answers: Option<&'a AnswerCache>,
 }
 
 /// The services a turn may use besides the store.
@@ -189,6 +199,8 @@ pub struct Services<'a> {
     pub live: &'a Live,
     pub backends: &'a Backends,
     pub webhooks: Option<&'a Waker>,
+    /// The shared answer cache; `None` answers every question afresh.
+    pub answers: Option<&'a AnswerCache>,
 }
 
 impl<'a> Assistant<'a> {
@@ -206,6 +218,7 @@ impl<'a> Assistant<'a> {
             live: services.live,
             backends: services.backends,
             webhooks: services.webhooks,
+            answers: services.answers,
         }
     }
 
@@ -264,6 +277,7 @@ impl<'a> Assistant<'a> {
                 usage: Usage::default(),
                 order_number: None,
                 flagged: true,
+                cached: false,
             });
         }
         let turn = Turn {
@@ -327,6 +341,7 @@ impl<'a> Assistant<'a> {
             model: answered.model,
             usage: answered.usage,
             order_number: response.order_number,
+            cached: answered.cached,
             flagged: flag.is_some() || conversation.flag.is_some(),
         })
     }
@@ -336,6 +351,59 @@ impl<'a> Assistant<'a> {
     /// for contact details and every yes or no to a summary go to the rules
     /// directly: what confirms an order is never a model's reading.
     fn answer(
+        &self,
+        tools: &Toolbox,
+        turn: &Turn,
+        history: &History,
+        memory: &mut WorkingMemory,
+        emit: &mut dyn FnMut(TurnEvent),
+    ) -> Result<Driven, AssistantError> {
+        let slot = self.cache_slot(turn, memory)?;
+        if let Some((key, version)) = &slot
+            && let Some(hit) = self.answers.and_then(|a| a.get(key, *version))
+        {
+            return Ok(from_cache(hit, memory, emit));
+        }
+        let driven = self.answer_afresh(tools, turn, history, memory, emit)?;
+        if let (Some((key, version)), Some(answers)) = (slot, self.answers) {
+            let focus = (turn.intent == Intent::ProductQuestion)
+                .then(|| memory.focus.clone())
+                .flatten();
+            answers.put(
+                &key,
+                version,
+                CachedAnswer {
+                    reply: driven.response.reply.clone(),
+                    tier: driven.tier.as_str().to_string(),
+                    model: driven.model.clone(),
+                    focus,
+                    products: driven.response.products.clone(),
+                },
+            );
+        }
+        Ok(driven)
+    }
+
+    /// The cache key and content version of a turn whose answer is the same
+    /// for every shopper; `None` for anything personal, or while a checkout
+    /// waits for the shopper.
+    fn cache_slot(
+        &self,
+        turn: &Turn,
+        memory: &WorkingMemory,
+    ) -> Result<Option<(String, ContentVersion)>, StoreError> {
+        let enabled = self.answers.is_some_and(AnswerCache::is_enabled);
+        if !enabled || memory.awaiting.is_some() || memory.pending_checkout.is_some() {
+            return Ok(None);
+        }
+        let Some(key) = cache::key_for(turn.message) else {
+            return Ok(None);
+        };
+        let version = self.shop.store.read(content::version)?;
+        Ok(Some((key, version)))
+    }
+
+    fn answer_afresh(
         &self,
         tools: &Toolbox,
         turn: &Turn,
@@ -366,6 +434,7 @@ impl<'a> Assistant<'a> {
             usage: Usage::default(),
             streamed: 0,
             chosen: None,
+            cached: false,
         })
     }
 
@@ -561,6 +630,34 @@ pub fn admin_says(
         },
     );
     Ok(row)
+}
+
+/// A turn answered from the cache: the reply, its products, and the product
+/// it was about in focus again.
+fn from_cache(
+    hit: CachedAnswer,
+    memory: &mut WorkingMemory,
+    emit: &mut dyn FnMut(TurnEvent),
+) -> Driven {
+    if hit.focus.is_some() {
+        memory.focus = hit.focus;
+    }
+    if !hit.products.is_empty() {
+        emit(TurnEvent::Products(hit.products.clone()));
+    }
+    Driven {
+        response: rules::Response {
+            reply: hit.reply,
+            products: hit.products,
+            ..rules::Response::default()
+        },
+        tier: Tier::parse(&hit.tier).unwrap_or(Tier::Free),
+        model: hit.model,
+        usage: Usage::default(),
+        streamed: 0,
+        chosen: None,
+        cached: true,
+    }
 }
 
 fn check_message(message: &str) -> Result<&str, AssistantError> {

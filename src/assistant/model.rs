@@ -64,6 +64,8 @@ pub struct Driven {
     pub streamed: usize,
     /// The intent the local model chose, when it chose one.
     pub chosen: Option<Intent>,
+    /// Whether the reply came from the answer cache.
+    pub cached: bool,
 }
 
 /// What a model turn needs besides the backend.
@@ -330,6 +332,7 @@ impl RemoteRun {
             usage: self.usage,
             streamed: 0,
             chosen: None,
+            cached: false,
         }
     }
 }
@@ -396,10 +399,11 @@ pub fn local(
         usage,
         streamed,
         chosen,
+        cached: false,
     })
 }
 
-fn tokens_of(done: &Completion) -> TokenUsage {
+pub fn tokens_of(done: &Completion) -> TokenUsage {
     TokenUsage {
         input: done.prompt_tokens as u64,
         output: done.completion_tokens as u64,
@@ -434,27 +438,50 @@ fn choose_action(ctx: &ModelTurn, local: &LocalModel) -> Result<(Intent, Complet
         .rev()
         .find(|m| m.role == "assistant")
         .map(|m| m.content.as_str());
+    let started = Instant::now();
+    let outcome = classify_locally(local, ctx.turn.shop_name, previous, ctx.turn.message);
+    ctx.record(Called {
+        tier: local.tier,
+        backend: budget::LOCAL_BACKEND,
+        model: &local.worker.frontend().info.id,
+        purpose: "intent",
+        usage: outcome
+            .as_ref()
+            .map(|(_, c)| tokens_of(c))
+            .unwrap_or_default(),
+        latency: started.elapsed(),
+        ok: outcome.is_ok(),
+    });
+    outcome
+}
+
+/// The intent the local model reads in `message` (after the assistant's
+/// `previous` words, if any), chosen under a grammar.
+pub fn classify_locally(
+    local: &LocalModel,
+    shop_name: &str,
+    previous: Option<&str>,
+    message: &str,
+) -> Result<(Intent, Completion), String> {
     let messages = [
-        ChatMessage::new(
-            Role::System,
-            prompt::local_classifier_system(ctx.turn.shop_name),
-        ),
+        ChatMessage::new(Role::System, prompt::local_classifier_system(shop_name)),
         ChatMessage::new(
             Role::User,
-            prompt::local_classifier_message(previous, ctx.turn.message),
+            prompt::local_classifier_message(previous, message),
         ),
     ];
     let names: Vec<&str> = prompt::LOCAL_ACTIONS
         .iter()
         .map(|(name, _)| *name)
         .collect();
-    let ask = LocalAsk {
-        messages: &messages,
-        max_tokens: ACTION_MAX_TOKENS,
-        constraint: Some(json_constraint("action", &names)?),
-        purpose: "intent",
-    };
-    let completion = generate(ctx, local, ask, &mut |_| {})?;
+    let constraint = json_constraint("action", &names)?;
+    let completion = run_local(
+        local,
+        &messages,
+        ACTION_MAX_TOKENS,
+        Some(constraint),
+        &mut |_| {},
+    )?;
     let action = choice_in(&completion.text, "action", &names)?;
     let intent = prompt::LOCAL_ACTIONS
         .iter()

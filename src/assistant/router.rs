@@ -60,6 +60,17 @@ impl Tier {
         }
     }
 
+    pub fn parse(name: &str) -> Option<Tier> {
+        [
+            Tier::Free,
+            Tier::Starter,
+            Tier::Professional,
+            Tier::Enterprise,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == name)
+    }
+
     fn of_setting(setting: TierSetting) -> Option<Tier> {
         match setting {
             TierSetting::Auto => None,

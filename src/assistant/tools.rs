@@ -381,9 +381,14 @@ impl Toolbox<'_> {
         }
     }
 
+    /// Products as a model reads them: id, name, price and stock, nothing else.
     fn products_output(&self, products: Vec<ProductCard>) -> ToolOutput {
+        let compact: Vec<Value> = products
+            .iter()
+            .map(|p| json!({"id": p.id, "name": p.name, "price": p.price, "in_stock": p.in_stock}))
+            .collect();
         ToolOutput {
-            value: json!(products),
+            value: Value::Array(compact),
             products,
             cart: None,
         }

@@ -1,8 +1,8 @@
-//! A small scheduler: runs a job once a day at a fixed UTC time of day on its
-//! own thread, until stopped.
+//! A small scheduler: runs a job once a day at a fixed UTC time of day, or
+//! at a fixed interval, on its own thread, until stopped.
 //!
 //! Owns only the timing. The job is the caller's closure (the nightly
-//! recommendation rebuild), so this module neither reads nor writes the store
+//! recommendation rebuild, the intent refinement), so this module neither reads nor writes the store
 //! itself. It wakes at least once a minute to re-read the clock, so a clock
 //! step or a suspended VM delays a run by a minute at most, and a stop is
 //! answered at once, or as soon as a running job returns.
@@ -32,6 +32,16 @@ impl Scheduler {
         job: impl FnMut() + Send + 'static,
     ) -> std::io::Result<Scheduler> {
         Self::start(name, move |now| next_daily(now, at), job)
+    }
+
+    /// Runs `job` every `interval`, first one interval after the start.
+    pub fn every(
+        name: &'static str,
+        interval: Duration,
+        job: impl FnMut() + Send + 'static,
+    ) -> std::io::Result<Scheduler> {
+        let step = time::Duration::try_from(interval).unwrap_or(time::Duration::HOUR);
+        Self::start(name, move |now| now + step, job)
     }
 
     /// Runs `job` at each time `next` gives after the previous run (or the start).

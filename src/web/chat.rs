@@ -110,6 +110,7 @@ fn assistant_for(state: &AppState) -> Assistant<'_> {
             live: &state.live,
             backends: &state.backends,
             webhooks: Some(&state.webhooks),
+            answers: Some(&state.answers),
         },
     )
 }
@@ -150,6 +151,7 @@ fn reply_json(state: &AppState, reply: TurnReply) -> Value {
         "tier": reply.tier,
         "model": reply.model,
         "usage": reply.usage,
+        "cached": reply.cached,
         "flagged": reply.flagged,
     })
 }

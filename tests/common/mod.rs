@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod model_api;
 pub mod shop;
 
 use std::io::{BufRead, BufReader};
@@ -289,12 +290,22 @@ pub fn assert_problem(response: reqwest::blocking::Response, status: u16) -> Val
 
 /// Runs the CLI with a data dir and returns (status, stdout, stderr).
 pub fn cli(data_dir: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+    cli_with_env(data_dir, args, &[])
+}
+
+/// `cli` with these environment variables set (and no others but PATH).
+pub fn cli_with_env(
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (ExitStatus, String, String) {
     let output = Command::new(BIN)
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
         .output()
         .expect("run shopkeep");
     (

@@ -166,3 +166,39 @@ pub fn set_status(server: &TestServer, number: &str, status: &str) -> Response {
         .send()
         .unwrap()
 }
+
+/// A shopper chatting in one conversation.
+pub struct Chat<'a> {
+    shopper: &'a Shopper,
+    pub conversation: Option<String>,
+}
+
+impl<'a> Chat<'a> {
+    pub fn new(shopper: &'a Shopper) -> Chat<'a> {
+        Chat {
+            shopper,
+            conversation: None,
+        }
+    }
+
+    pub fn say(&mut self, message: &str) -> Value {
+        let mut body = json!({"message": message});
+        if let Some(id) = &self.conversation {
+            body["conversation_id"] = json!(id);
+        }
+        let response = self.shopper.post("/api/v1/chat", body);
+        assert_eq!(response.status(), 200, "chat {message:?}");
+        let reply: Value = response.json().unwrap();
+        self.conversation = reply["conversation_id"].as_str().map(str::to_string);
+        reply
+    }
+}
+
+pub fn tools(reply: &Value) -> Vec<String> {
+    reply["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["tool"].as_str().unwrap().to_string())
+        .collect()
+}
