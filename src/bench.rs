@@ -1190,11 +1190,14 @@ pub fn assistant_benchmark(config: &Config, bench: &AssistantBench) -> Result<St
         .collect();
     if !first_tokens.is_empty() {
         first_tokens.sort_by(f64::total_cmp);
+        let prompt: u64 = outcomes.iter().map(|o| o.prompt_tokens).sum();
+        let cached: u64 = outcomes.iter().map(|o| o.cached_tokens).sum();
         out.push_str(&format!(
-            "\nmodel turns: {}, time to first token p50 {:.0} ms, p95 {:.0} ms",
+            "\nmodel turns: {}, time to first token p50 {:.0} ms, p95 {:.0} ms, prompt tokens {prompt} of which {cached} ({:.0}%) reused from the prefix cache",
             outcomes.iter().map(|o| o.model_turns).sum::<usize>(),
             first_tokens[(first_tokens.len() - 1) / 2],
             first_tokens[((first_tokens.len() - 1) as f64 * 0.95) as usize],
+            cached as f64 * 100.0 / prompt.max(1) as f64,
         ));
     }
     Ok(out)

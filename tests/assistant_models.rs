@@ -384,3 +384,47 @@ fn unsure_messages_are_labelled_later_by_the_remote_model_in_one_batch() {
     refine::refine_pending(&store, &backends, "Corner Larder").unwrap();
     assert_eq!(api.hits(), 1);
 }
+
+#[test]
+fn older_turns_are_summarised_by_the_remote_model_and_the_summary_is_used() {
+    let api = MockApi::start(|_, request| {
+        let system = request.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        if system.contains("notes of a shopping conversation") {
+            Answer::json(200, openai_text("Wants vegan breakfast under $15."))
+        } else {
+            Answer::json(200, openai_text("Noted."))
+        }
+    });
+    let server = shop(&api, None, &[]);
+    let shopper = Shopper::new(&server);
+    let mut chat = Chat::new(&shopper);
+    // Long messages overflow the 1,500-token history within a few turns.
+    let long = format!(
+        "I am planning breakfasts for the week. {}",
+        "vegan please ".repeat(140)
+    );
+    for _ in 0..6 {
+        chat.say(&long);
+    }
+    let summarised = (0..api.hits()).any(|n| {
+        api.request(n).body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("notes of a shopping conversation")
+    });
+    assert!(summarised, "the model was never asked to summarise");
+    let last = api.request(api.hits() - 1).body;
+    let system = last["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("Wants vegan breakfast under $15."),
+        "the summary reaches the next prompt: {system}"
+    );
+    let report = usage_report(&server, "model");
+    assert_eq!(
+        report["totals"]["calls"],
+        api.hits(),
+        "every call is recorded"
+    );
+}

@@ -191,6 +191,10 @@ pub struct Outcome {
     pub first_token_times: Vec<Duration>,
     /// Turns a model answered (tier other than free).
     pub model_turns: usize,
+    /// Prompt tokens of the model calls, and how many of them came from the
+    /// prefix cache.
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
     /// Each turn: what the shopper said, the tier that answered, the reply.
     pub transcript: Vec<(String, String, String)>,
 }
@@ -215,6 +219,7 @@ fn run_one(shop: &EvalShop, scenario: &Scenario) -> Result<Outcome, EvalError> {
     let mut first_token_times = Vec::new();
     let mut model_turns = 0;
     let mut transcript = Vec::new();
+    let (mut prompt_tokens, mut cached_tokens) = (0, 0);
     for (index, expect) in scenario.turn.iter().enumerate() {
         let started = Instant::now();
         let mut first_token = None;
@@ -231,6 +236,8 @@ fn run_one(shop: &EvalShop, scenario: &Scenario) -> Result<Outcome, EvalError> {
         turn_times.push(started.elapsed());
         match result {
             Ok(reply) => {
+                prompt_tokens += reply.usage.input_tokens;
+                cached_tokens += reply.usage.cached_tokens;
                 if reply.tier != "free" {
                     model_turns += 1;
                     first_token_times.extend(first_token);
@@ -255,6 +262,8 @@ fn run_one(shop: &EvalShop, scenario: &Scenario) -> Result<Outcome, EvalError> {
         turn_times,
         first_token_times,
         model_turns,
+        prompt_tokens,
+        cached_tokens,
         transcript,
     })
 }

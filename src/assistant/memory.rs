@@ -1,9 +1,9 @@
 //! What of a conversation a turn remembers: the recent messages up to a token
 //! budget, and older ones folded into a running summary.
 //!
-//! On the free tier the summary is extractive: the shopper's own words
-//! (shortened) and what the assistant did (its tool actions), newest kept
-//! when the summary grows too long. Owns the folding rule; rows are
+//! The fold is extractive: the shopper's own words (shortened) and what the
+//! assistant did (its tool actions), newest kept when the summary grows too
+//! long; where a remote model runs, it rewrites those notes into a summary. Owns the folding rule; rows are
 //! `store::conversations`'.
 
 use crate::store::conversations::{self, ConversationRow, MessageRow};
@@ -29,8 +29,14 @@ pub struct History {
     pub recent: Vec<MessageRow>,
 }
 
-/// Reads the history, folding into the summary whatever no longer fits the budget.
-pub fn history(store: &Store, conversation: &ConversationRow) -> Result<History, StoreError> {
+/// Reads the history, folding into the summary whatever no longer fits the
+/// budget. `summarize` may rewrite the extractive fold (a model's summary);
+/// `None` keeps the extractive one.
+pub fn history(
+    store: &Store,
+    conversation: &ConversationRow,
+    summarize: &dyn Fn(&str) -> Option<String>,
+) -> Result<History, StoreError> {
     let recent = store.read(|c| {
         conversations::messages(
             c,
@@ -47,7 +53,11 @@ pub fn history(store: &Store, conversation: &ConversationRow) -> Result<History,
         });
     }
     let (old, kept) = recent.split_at(keep_from);
-    let summary = fold(&conversation.summary, old);
+    let extractive = fold(&conversation.summary, old);
+    let summary = summarize(&extractive)
+        .map(|s| s.trim().chars().take(SUMMARY_CHARS).collect::<String>())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(extractive);
     let through = old.last().map_or(conversation.summarized_through, |m| m.id);
     store.write(|tx| conversations::set_summary(tx, &conversation.id, &summary, through))?;
     Ok(History {

@@ -290,7 +290,8 @@ impl<'a> Assistant<'a> {
             shop_name: self.shop_name,
         };
         let mut memory = WorkingMemory::from_json(&conversation.state);
-        let history = memory::history(self.shop.store, &conversation)?;
+        let summarize = |notes: &str| self.summarize(shopper, &conversation.id, notes);
+        let history = memory::history(self.shop.store, &conversation, &summarize)?;
         let tools = Toolbox {
             shop: self.shop,
             shopper,
@@ -414,14 +415,13 @@ impl<'a> Assistant<'a> {
         let rules_decide =
             memory.awaiting.is_some() || matches!(turn.intent, Intent::Confirm | Intent::Decline);
         if !rules_decide && self.backends.has_models() {
+            let subject = budget::subject_of(&tools.shopper);
             let ctx = ModelTurn {
                 tools,
                 turn,
                 history,
                 backends: self.backends,
-                class: self.backends.budgets.class_of(&tools.shopper),
-                subject: &budget::subject_of(&tools.shopper),
-                webhooks: self.webhooks,
+                caller: self.caller(&tools.shopper, turn.conversation_id, &subject),
             };
             if let Some(driven) = self.drive(&ctx, memory, emit)? {
                 return Ok(driven);
@@ -438,6 +438,38 @@ impl<'a> Assistant<'a> {
         })
     }
 
+    /// A model's summary of older turns, where a remote model runs and the
+    /// shopper's budget allows; the local 0.5B model's would be worse than
+    /// the extractive notes, so it is not asked.
+    fn summarize(&self, shopper: Shopper, conversation_id: &str, notes: &str) -> Option<String> {
+        if self.backends.tier() != Tier::Enterprise {
+            return None;
+        }
+        let subject = budget::subject_of(&shopper);
+        let caller = self.caller(&shopper, conversation_id, &subject);
+        let allowed = caller.allowance(true).ok()? == budget::Allowance::Allowed;
+        allowed
+            .then(|| model::summarize_remotely(&caller, notes))
+            .flatten()
+    }
+
+    /// Whose budget this shopper's model calls spend.
+    fn caller<'c>(
+        &'c self,
+        shopper: &Shopper,
+        conversation_id: &'c str,
+        subject: &'c str,
+    ) -> model::Caller<'c> {
+        model::Caller {
+            store: self.shop.store,
+            backends: self.backends,
+            conversation_id: Some(conversation_id),
+            class: self.backends.budgets.class_of(shopper),
+            subject,
+            webhooks: self.webhooks,
+        }
+    }
+
     /// Tries each model backend in turn; `None` when none answered.
     fn drive(
         &self,
@@ -445,14 +477,9 @@ impl<'a> Assistant<'a> {
         memory: &mut WorkingMemory,
         emit: &mut dyn FnMut(TurnEvent),
     ) -> Result<Option<Driven>, AssistantError> {
-        let allowance = budget::allowance(
-            self.shop.store,
-            &self.backends.budgets,
-            ctx.class,
-            ctx.subject,
-            self.backends.tier() == Tier::Enterprise,
-            time::OffsetDateTime::now_utc(),
-        )?;
+        let allowance = ctx
+            .caller
+            .allowance(self.backends.tier() == Tier::Enterprise)?;
         let referenced = match ctx.turn.slots.reference {
             Some(slots::Reference::Those) => memory.last_results.len(),
             _ => 0,

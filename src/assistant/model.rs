@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::budget::{self, CallRecord, ShopperClass};
+use super::budget::{self, Allowance, CallRecord, ShopperClass};
 use super::intent::Intent;
 use super::memory::History;
 use super::router::{Backends, LocalModel, RemoteModel, Tier};
@@ -30,12 +30,15 @@ use crate::llm::remote::{RemoteError, RemoteRequest, TokenUsage};
 use crate::llm::sampler::SamplingParams;
 use crate::llm::template::{ChatMessage, FunctionCall, Role};
 use crate::llm::worker::Event;
+use crate::store::{Store, StoreError};
 
 /// Rounds of tool calls a remote model may make in one turn.
 const MAX_TOOL_ROUNDS: usize = 4;
 /// Output tokens a remote model may write per call.
 const REMOTE_MAX_TOKENS: usize = 500;
 const REMOTE_TEMPERATURE: f32 = 0.3;
+/// Output tokens of a conversation summary.
+const SUMMARY_MAX_TOKENS: usize = 300;
 /// Output tokens of the local model's opening sentence.
 const LEAD_MAX_TOKENS: usize = 40;
 /// Output tokens of the local model's action choice (the JSON is short).
@@ -68,23 +71,22 @@ pub struct Driven {
     pub cached: bool,
 }
 
-/// What a model turn needs besides the backend.
-pub struct ModelTurn<'a> {
-    pub tools: &'a Toolbox<'a>,
-    pub turn: &'a Turn<'a>,
-    pub history: &'a History,
+/// Whose budget a model call spends and where it is recorded.
+pub struct Caller<'a> {
+    pub store: &'a Store,
     pub backends: &'a Backends,
+    pub conversation_id: Option<&'a str>,
     pub class: ShopperClass,
     pub subject: &'a str,
+    /// Woken when a budget alert went out as a webhook.
     pub webhooks: Option<&'a Waker>,
 }
 
-impl ModelTurn<'_> {
-    /// Records one call against the shopper's budget; wakes the webhook
-    /// dispatcher when an alert went out.
-    fn record(&self, call: Called) {
+impl Caller<'_> {
+    /// Records one call against the budget.
+    pub fn record(&self, call: Called) {
         let record = CallRecord {
-            conversation_id: Some(self.turn.conversation_id.to_string()),
+            conversation_id: self.conversation_id.map(str::to_string),
             class: self.class,
             subject: self.subject.to_string(),
             tier: call.tier.as_str(),
@@ -99,7 +101,7 @@ impl ModelTurn<'_> {
             ok: call.ok,
         };
         match budget::record(
-            self.tools.shop.store,
+            self.store,
             &self.backends.budgets,
             &record,
             OffsetDateTime::now_utc(),
@@ -113,17 +115,45 @@ impl ModelTurn<'_> {
             Err(error) => tracing::error!(%error, "could not record a model call"),
         }
     }
+
+    /// May this caller use a model now; `remote`: a paid API.
+    pub fn allowance(&self, remote: bool) -> Result<Allowance, StoreError> {
+        budget::allowance(
+            self.store,
+            &self.backends.budgets,
+            self.class,
+            self.subject,
+            remote,
+            OffsetDateTime::now_utc(),
+        )
+    }
+}
+
+/// What a model turn needs besides the backend.
+pub struct ModelTurn<'a> {
+    pub tools: &'a Toolbox<'a>,
+    pub turn: &'a Turn<'a>,
+    pub history: &'a History,
+    pub backends: &'a Backends,
+    pub caller: Caller<'a>,
+}
+
+impl ModelTurn<'_> {
+    fn record(&self, call: Called) {
+        self.caller.record(call);
+    }
 }
 
 /// One model call, for the usage log.
-struct Called<'a> {
-    tier: Tier,
-    backend: &'static str,
-    model: &'a str,
-    purpose: &'static str,
-    usage: TokenUsage,
-    latency: Duration,
-    ok: bool,
+pub struct Called<'a> {
+    pub tier: Tier,
+    pub backend: &'static str,
+    pub model: &'a str,
+    /// chat, summary or intent.
+    pub purpose: &'static str,
+    pub usage: TokenUsage,
+    pub latency: Duration,
+    pub ok: bool,
 }
 
 fn add_usage(total: &mut Usage, usage: TokenUsage, cost_micros: u64) {
@@ -335,6 +365,42 @@ impl RemoteRun {
             cached: false,
         }
     }
+}
+
+/// A remote model's summary of the conversation's older turns (given as
+/// the extractive notes); `None` when no provider answered.
+pub fn summarize_remotely(caller: &Caller, notes: &str) -> Option<String> {
+    let messages = [
+        ChatMessage::new(Role::System, prompt::summary_system()),
+        ChatMessage::new(Role::User, notes),
+    ];
+    let request = RemoteRequest {
+        messages: &messages,
+        tools: &[],
+        max_tokens: SUMMARY_MAX_TOKENS,
+        temperature: 0.0,
+    };
+    for provider in caller.backends.remote() {
+        let started = Instant::now();
+        let outcome = provider
+            .guarded
+            .call(&provider.fast, &request, caller.backends.timeout);
+        caller.record(Called {
+            tier: Tier::Enterprise,
+            backend: provider.guarded.provider(),
+            model: &provider.fast,
+            purpose: "summary",
+            usage: outcome.as_ref().map(|(r, _)| r.usage).unwrap_or_default(),
+            latency: started.elapsed(),
+            ok: outcome.is_ok(),
+        });
+        match outcome {
+            Ok((reply, _)) if !reply.text.trim().is_empty() => return Some(reply.text),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "could not summarise with this provider"),
+        }
+    }
+    None
 }
 
 /// A one-line account of a tool result for the action log and stream.

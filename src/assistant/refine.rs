@@ -12,12 +12,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use time::OffsetDateTime;
 
-use super::budget::{self, CallRecord, ShopperClass};
+use super::budget::{self, ShopperClass};
 use super::intent::Intent;
+use super::model::{self, Called, Caller};
+use super::prompt;
 use super::router::{Backends, Choice, Complexity, LocalModel, RemoteModel, Tier};
-use super::{model, prompt};
 use crate::llm::remote::{RemoteRequest, TokenUsage};
 use crate::llm::template::{ChatMessage, Role};
 use crate::store::{Store, StoreError, intents, now_utc};
@@ -56,20 +56,15 @@ pub fn refine_pending(
     if pending.is_empty() {
         return Ok(Refined::default());
     }
-    let allowance = budget::allowance(
-        store,
-        &backends.budgets,
-        ShopperClass::Guest,
-        SUBJECT,
-        backends.tier() == Tier::Enterprise,
-        OffsetDateTime::now_utc(),
-    )?;
-    let texts: Vec<&str> = pending.iter().map(|p| p.normalized.as_str()).collect();
     let job = Job {
         store,
         backends,
         shop_name,
     };
+    let allowance = job
+        .caller()
+        .allowance(backends.tier() == Tier::Enterprise)?;
+    let texts: Vec<&str> = pending.iter().map(|p| p.normalized.as_str()).collect();
     for choice in backends.chain(allowance, Complexity::Simple) {
         let labels = match choice {
             Choice::Remote { provider, model } => job.remotely(provider, model, &texts),
@@ -170,24 +165,26 @@ impl Job<'_> {
         started: Instant,
         ok: bool,
     ) {
-        let call = CallRecord {
+        self.caller().record(Called {
+            tier,
+            backend,
+            model,
+            purpose: "intent",
+            usage,
+            latency: started.elapsed(),
+            ok,
+        });
+    }
+
+    /// The job spends the shop's own budget, as a guest would.
+    fn caller(&self) -> Caller<'_> {
+        Caller {
+            store: self.store,
+            backends: self.backends,
             conversation_id: None,
             class: ShopperClass::Guest,
-            subject: SUBJECT.to_string(),
-            tier: tier.as_str(),
-            backend,
-            model: model.to_string(),
-            purpose: "intent",
-            input_tokens: usage.input,
-            output_tokens: usage.output,
-            cached_tokens: usage.cached,
-            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            cost_micros: self.backends.prices.cost_micros(model, usage),
-            ok,
-        };
-        let now = OffsetDateTime::now_utc();
-        if let Err(error) = budget::record(self.store, &self.backends.budgets, &call, now) {
-            tracing::error!(%error, "could not record an intent-refinement call");
+            subject: SUBJECT,
+            webhooks: None,
         }
     }
 
