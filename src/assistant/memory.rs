@@ -121,31 +121,33 @@ fn shorten(text: &str) -> String {
     }
 }
 
+/// A stored message, for tests of the modules that read history.
+#[cfg(test)]
+pub(crate) fn test_message(id: i64, role: &str, content: &str, actions: &str) -> MessageRow {
+    MessageRow {
+        id,
+        conversation_id: "c".into(),
+        role: role.into(),
+        content: content.into(),
+        intent: None,
+        confidence: None,
+        mood: None,
+        tier: None,
+        model: None,
+        actions: actions.into(),
+        created_at: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn message(id: i64, role: &str, content: &str, actions: &str) -> MessageRow {
-        MessageRow {
-            id,
-            conversation_id: "c".into(),
-            role: role.into(),
-            content: content.into(),
-            intent: None,
-            confidence: None,
-            mood: None,
-            tier: None,
-            model: None,
-            actions: actions.into(),
-            created_at: String::new(),
-        }
-    }
 
     #[test]
     fn the_newest_messages_that_fit_are_kept() {
         let long = "x".repeat(400); // 100 tokens + 4
         let messages: Vec<MessageRow> = (1..=5)
-            .map(|i| message(i, "shopper", &long, "[]"))
+            .map(|i| test_message(i, "shopper", &long, "[]"))
             .collect();
         assert_eq!(first_within_budget(&messages, 1000), 0);
         assert_eq!(first_within_budget(&messages, 210), 3);
@@ -155,8 +157,8 @@ mod tests {
     #[test]
     fn folding_keeps_shopper_words_and_successful_actions() {
         let messages = [
-            message(1, "shopper", "I need   gluten free pasta", "[]"),
-            message(
+            test_message(1, "shopper", "I need   gluten free pasta", "[]"),
+            test_message(
                 2,
                 "assistant",
                 "Here is what I found…",
@@ -175,7 +177,7 @@ mod tests {
     fn the_summary_drops_its_oldest_lines_past_the_limit() {
         let messages: Vec<MessageRow> = (1..=40)
             .map(|i| {
-                message(
+                test_message(
                     i,
                     "shopper",
                     &format!("message number {i} {}", "y".repeat(60)),

@@ -260,19 +260,7 @@ mod tests {
     use crate::store::conversations::MessageRow;
 
     fn row(role: &str, content: &str) -> MessageRow {
-        MessageRow {
-            id: 1,
-            conversation_id: "c".into(),
-            role: role.into(),
-            content: content.into(),
-            intent: None,
-            confidence: None,
-            mood: None,
-            tier: None,
-            model: None,
-            actions: "[]".into(),
-            created_at: String::new(),
-        }
+        super::super::memory::test_message(1, role, content, "[]")
     }
 
     #[test]
