@@ -428,3 +428,17 @@ fn older_turns_are_summarised_by_the_remote_model_and_the_summary_is_used() {
         "every call is recorded"
     );
 }
+
+#[test]
+fn simple_turns_go_to_the_fast_model_and_comparisons_to_the_strong_one() {
+    let api = MockApi::always(Answer::json(200, openai_text("Here you go.")));
+    let server = shop(&api, None, &[]);
+    let shopper = Shopper::new(&server);
+    let mut chat = Chat::new(&shopper);
+    chat.say("do you have oat milk?");
+    chat.say("compare the oat milk and the almond milk, pros and cons please");
+    let models: Vec<Value> = (0..api.hits())
+        .map(|n| api.request(n).body["model"].clone())
+        .collect();
+    assert_eq!(models, [json!("gpt-4o-mini"), json!("gpt-4o")]);
+}
