@@ -316,6 +316,10 @@ fn sigterm_lets_an_in_flight_import_finish_then_closes_sqlite_cleanly() {
     halfway
         .recv_timeout(Duration::from_secs(30))
         .expect("upload started");
+    // Half the body can sit in the socket buffer before the server has read
+    // the request head; a connection whose head is unread is not in flight
+    // yet and a graceful stop may close it. Give a busy machine a moment.
+    std::thread::sleep(Duration::from_millis(400));
     server.signal("TERM");
     let (status, body) = upload
         .join()
