@@ -291,6 +291,12 @@ pub const KEYS: &[KeySpec] = &[
         default: "1000",
         help: "most answers the answer cache holds (1-100000); the oldest goes first",
     },
+    // Admin dashboard
+    KeySpec {
+        name: "admin.session_ttl",
+        default: "12h",
+        help: "how long a dashboard sign-in lasts, as 30m, 12h or 7d (at most 30d); it does not slide: the admin signs in again after it",
+    },
 ];
 
 /// Where a value came from, so errors can say which file or variable to fix.
@@ -385,6 +391,13 @@ pub struct AssistantSettings {
     /// How long a shared answer is reused; zero turns the answer cache off.
     pub answer_cache_ttl: Duration,
     pub answer_cache_entries: usize,
+}
+
+/// The admin dashboard (`[admin]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// How long a dashboard session lasts from sign-in.
+    pub session_ttl: Duration,
 }
 
 /// Selling rules (`[commerce]` in the config file).
@@ -642,6 +655,7 @@ pub struct Config {
     pub remote: RemoteSettings,
     pub budgets: BudgetSettings,
     pub assistant: AssistantSettings,
+    pub admin: AdminSettings,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -822,6 +836,9 @@ impl Config {
                 answer_cache_entries: parse("assistant.answer_cache_entries")
                     .with(|v| number(v, 1, 100_000))?,
             },
+            admin: AdminSettings {
+                session_ttl: parse("admin.session_ttl").with(admin_session_ttl)?,
+            },
         })
     }
 
@@ -971,6 +988,20 @@ fn duration(value: &str, max: Duration) -> Result<Duration, String> {
         return Err(fail());
     }
     Ok(parsed)
+}
+
+/// Longest a dashboard sign-in may last: a stolen cookie should not outlive a month.
+const MAX_ADMIN_SESSION_TTL: Duration = Duration::from_secs(30 * 86_400);
+
+/// A dashboard session's lifetime: a duration of at least a minute.
+fn admin_session_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = duration(value, MAX_ADMIN_SESSION_TTL)?;
+    if ttl < Duration::from_secs(60) {
+        return Err(
+            "a session must last at least a minute (1m); sessions cannot be turned off".into(),
+        );
+    }
+    Ok(ttl)
 }
 
 /// `[llm] model = "x"` becomes the key `llm.model`; one level of sections.
@@ -1190,6 +1221,25 @@ mod tests {
                 && text.contains("from 1 to 100000"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn admin_sessions_last_twelve_hours_unless_told_and_never_zero() {
+        let ttl = |value: &str| {
+            Config::from_sources(
+                &Overrides::default(),
+                &env(&[("SHOPKEEP_ADMIN_SESSION_TTL", value)]),
+            )
+            .map(|c| c.admin.session_ttl)
+        };
+        let default = Config::from_sources(&Overrides::default(), &[]).unwrap();
+        assert_eq!(default.admin.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(ttl("7d").unwrap(), Duration::from_secs(7 * 86_400));
+        for bad in ["0", "59s", "31d", "12", "soon"] {
+            let text = ttl(bad).unwrap_err().to_string();
+            assert!(text.contains("`admin.session_ttl`"), "{bad:?}: {text}");
+        }
     }
 
     #[test]

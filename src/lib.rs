@@ -11,6 +11,7 @@
 //! - [`commerce`]: sessions, carts, checkout, orders, vouchers, webhooks,
 //!   recommendations, profiles and sales analytics.
 //! - [`access`]: admin API keys.
+//! - [`admin_auth`]: the dashboard's password, sessions, CSRF tokens and lockouts.
 //! - [`ops`]: metrics and readiness.
 //! - [`search`]: keyword and semantic product search.
 //! - [`llm`]: local language models, the model manager and sampling.
@@ -19,6 +20,7 @@
 //! - [`bench`]: the measurements behind docs/BENCHMARKS.md.
 
 pub mod access;
+pub mod admin_auth;
 pub mod app;
 pub mod assistant;
 pub mod bench;

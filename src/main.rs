@@ -183,6 +183,16 @@ enum AdminAction {
         #[arg(long)]
         name: String,
     },
+    /// Set the dashboard's admin password, read from standard input or a file
+    /// (never from the command line); signs every dashboard session out.
+    SetPassword {
+        /// The name the admin signs in with.
+        #[arg(long, default_value = shopkeep::admin_auth::DEFAULT_USER)]
+        user: String,
+        /// Read the password from the first line of this file instead of standard input.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -238,6 +248,13 @@ fn main() -> ExitCode {
         Command::Admin {
             action: AdminAction::CreateKey { name },
         } => create_key(&config, &name),
+        Command::Admin {
+            action:
+                AdminAction::SetPassword {
+                    user,
+                    password_file,
+                },
+        } => set_admin_password(&config, &user, password_file.as_deref()),
         Command::Index {
             action: IndexAction::Rebuild,
         } => rebuild_index(&config),
@@ -460,5 +477,21 @@ fn create_key(config: &Config, name: &str) -> Result<(), String> {
         key.id
     );
     println!("{}", key.token);
+    Ok(())
+}
+
+fn set_admin_password(
+    config: &Config,
+    user: &str,
+    password_file: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let password = shopkeep::admin_auth::cli::read_new_password(password_file)?;
+    let store = app::open_store(config).map_err(|e| e.to_string())?;
+    shopkeep::admin_auth::set_password(&store, user, &password).map_err(|e| e.to_string())?;
+    store.close().map_err(|e| e.to_string())?;
+    println!(
+        "set the dashboard password of admin user {:?}; every dashboard session was signed out",
+        user.trim()
+    );
     Ok(())
 }

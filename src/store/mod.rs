@@ -5,6 +5,7 @@
 //! All calls block: async callers wrap them in `web::block`/`spawn_blocking`.
 //! It must not validate business rules; it stores what `catalog` has validated.
 
+pub mod admin_users;
 pub mod analytics;
 pub mod api_keys;
 pub mod carts;
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_assistant.sql"),
     include_str!("migrations/0010_usage.sql"),
     include_str!("migrations/0011_content_version.sql"),
+    include_str!("migrations/0012_admin_users.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod auth;
 pub mod cart;
 pub mod chat;
+pub mod dashboard;
 pub mod health;
 pub mod json;
 pub mod observe;
@@ -76,6 +77,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             }))
             .configure(health::routes)
             .route("/api/openapi.json", web::get().to(openapi::openapi_json))
+            .configure(dashboard::routes)
             .service(web::scope("/v1").configure(openai::routes))
             .service(
                 web::scope("/api/v1")
@@ -111,6 +113,7 @@ pub fn app(
     App::new()
         .configure(configure(state))
         .default_service(web::to(HttpResponse::NotFound))
+        .wrap(from_fn(auth::form_csrf))
         .wrap(from_fn(shopper::session_cookie))
         .wrap(from_fn(problem::normalize))
         .wrap(Compress::default())

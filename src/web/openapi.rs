@@ -1,12 +1,14 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use actix_web::HttpResponse;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, analytics, cart, chat, health, orders, products, profile, recommendations,
-    search, usage, vouchers, webhooks,
+    account, admin, analytics, cart, chat, dashboard, health, orders, products, profile,
+    recommendations, search, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -32,9 +34,10 @@ use super::{
         chat::show_faq, chat::replace_faq,
         usage::usage_report, usage::usage_alerts,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
+        dashboard::login, dashboard::logout, dashboard::session,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
-    modifiers(&AdminKeyScheme),
+    modifiers(&AdminKeyScheme, &SessionOrKey),
     tags((name = "catalog"), (name = "search"), (name = "account"), (name = "cart"), (name = "orders"), (name = "recommendations"), (name = "assistant"),
         (name = "admin"), (name = "operations"))
 )]
@@ -55,12 +58,49 @@ impl Modify for AdminKeyScheme {
             ),
         );
         components.add_security_scheme(
+            "admin_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "shopkeep_admin",
+                "dashboard session cookie from POST /admin/login; requests other than GET and HEAD \
+                 also send the session's CSRF token (GET /admin/session) in X-CSRF-Token",
+            ))),
+        );
+        components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-Session-Id",
                 "shopper session token (or the shopkeep_session cookie); a request without one starts a guest session",
             ))),
         );
+    }
+}
+
+/// Every route that takes an admin key also takes a dashboard session: the
+/// `Admin` extractor accepts either, so the document says so once, here,
+/// instead of on every handler.
+struct SessionOrKey;
+
+impl Modify for SessionOrKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let key = SecurityRequirement::new("admin_key", Vec::<String>::new());
+        let session = SecurityRequirement::new("admin_session", Vec::<String>::new());
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if let Some(requirements) = operation.security.as_mut()
+                    && requirements.contains(&key)
+                    && !requirements.contains(&session)
+                {
+                    requirements.push(session.clone());
+                }
+            }
+        }
     }
 }
 

@@ -348,7 +348,7 @@ pub async fn change_status(
     let currency = state.config.currency;
     let waker = state.webhooks.clone();
     let view = web::block(move || {
-        let actor = format!("admin:key:{}", admin.key_id);
+        let actor = admin.actor();
         let change = StatusChange {
             to,
             actor: &actor,

@@ -2,7 +2,9 @@
 //!
 //! Handlers return `Problem`; the `normalize` middleware rewrites any other error
 //! response (actix's own 404, 405, 413 …) into one, so a client never has to parse
-//! two error formats. Store and import errors map here, and bad input is never a 500.
+//! two error formats. HTML pages a handler rendered for a browser (a refused
+//! sign-in form) are left as they are. Store and import errors map here, and bad
+//! input is never a 500.
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -208,11 +210,11 @@ pub async fn normalize(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let response = next.call(req).await?;
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let content_type = response.headers().get(header::CONTENT_TYPE);
+    let is_problem =
+        content_type.is_some_and(|v| v.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
+    let is_page = content_type.is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_page {
         return Ok(response.map_into_left_body());
     }
     let detail = match status {

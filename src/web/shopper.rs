@@ -66,7 +66,7 @@ fn presented_token(req: &HttpRequest) -> Option<String> {
 }
 
 /// The value of cookie `name` from the `Cookie` headers.
-fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
+pub(super) fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
