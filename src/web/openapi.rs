@@ -5,8 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, analytics, cart, chat, health, orders, products, profile, recommendations,
-    search, usage, vouchers, webhooks,
+    account, admin, analytics, assets, cart, chat, health, orders, products, profile,
+    recommendations, search, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -16,6 +16,7 @@ use super::{
         products::list, products::fetch, products::create, products::replace, products::patch, products::delete,
         search::search,
         search::suggest,
+        assets::shop,
         admin::import_catalog, admin::list_keys, admin::create_key, admin::revoke_key,
         account::me, account::register, account::login, account::logout,
         profile::show_profile, profile::reset_profile,
