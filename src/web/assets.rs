@@ -54,8 +54,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     for path in STOREFRONT_ROUTES {
         cfg.route(path, web::get().to(storefront));
     }
-    cfg.route("/static/{path:.*}", web::get().to(static_file))
-        .route("/api/v1/shop", web::get().to(shop));
+    // Only these two folders: other `/static/…` paths stay free for other modules.
+    cfg.route(
+        "/static/{path:(?:shop|chat)/.*}",
+        web::get().to(static_file),
+    )
+    .route("/api/v1/shop", web::get().to(shop));
 }
 
 /// The storefront page, whatever client-side route was asked for.

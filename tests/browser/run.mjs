@@ -174,11 +174,18 @@ await check('a shopper finds products by type-ahead, search as you type and face
   await page.getByRole('link', { name: 'Remove filter vegan' }).waitFor();
   const vegan = await (await fetch(new URL('/api/v1/search?dietary=vegan&limit=1', base))).json();
   assert.match(await page.locator('.catalog-head [role="status"]').textContent(), new RegExp(`^${vegan.total} products`));
+  // A price bucket shows exactly the products its count promised.
+  const bucket = page.locator('.facets').getByRole('link', { name: /^Under \$5\.00\s*\d+$/ });
+  const promised = Number(await bucket.locator('.count').textContent());
+  await bucket.click();
+  await settled(page, /price=0-5/);
+  assert.match(await page.locator('.catalog-head [role="status"]').textContent(), new RegExp(`^${promised} products? found`));
   await page.locator('#sort').selectOption('price_asc');
   await settled(page, /sort=price_asc/);
   const prices = await page.locator('.card .price').allTextContents();
   const amounts = prices.map((p) => Number(p.replace(/[^0-9.]/g, '')));
   assert.deepEqual(amounts, [...amounts].sort((a, b) => a - b), 'sorted by price');
+  assert.ok(amounts.every((a) => a < 5), `all under $5: ${amounts}`);
 });
 
 let chatOrder = null;

@@ -405,7 +405,10 @@ class ShopkeepChat extends HTMLElement {
           body: JSON.stringify({ product_id: product.id, quantity: 1 }),
         });
         const body = await response.json().catch(() => null);
-        if (!response.ok) throw new Error(body?.errors?.[0]?.reason ?? body?.detail ?? 'Could not add it');
+        if (!response.ok) {
+          const needsOption = body?.errors?.[0]?.field === 'variant_id';
+          throw new Error(needsOption ? 'Choose an option on its page' : body?.errors?.[0]?.reason ?? body?.detail ?? 'Could not add it');
+        }
         status.textContent = 'Added ✓';
         this.#dispatch('shopkeep:cart', body);
       } catch (error) {
@@ -601,6 +604,7 @@ class Turn {
   }
 
   attach(node) {
+    this.#item.hidden = false;
     this.#item.append(node);
     this.#onGrow();
   }

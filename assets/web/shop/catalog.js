@@ -5,7 +5,7 @@
 
 import { shopApi } from './api.js';
 import { addFromButton } from './cart.js';
-import { h, highlighted, highlightText, money, productPicture, replace, toMinor } from './dom.js';
+import { h, highlighted, highlightText, money, productPicture, replace, toDecimal, toMinor } from './dom.js';
 import { navigate } from './router.js';
 import { shopInfo } from './shop.js';
 
@@ -47,12 +47,15 @@ function hrefFor(state) {
   return text ? `/?${text}` : '/';
 }
 
-/** The search API's parameters for a state; a price bucket "5-10" or "50+" becomes bounds. */
+/**
+ * The search API's parameters for a state. A price bucket "5-10" (5 up to,
+ * not including, 10) or "50+" becomes bounds the API includes.
+ */
 function searchParams(state, offset) {
   const [min, max] = state.price.replace('+', '-').split('-');
   return {
     q: state.q, category: state.category, brand: state.brand,
-    dietary: state.dietary.join(','), min_price: min, max_price: max,
+    dietary: state.dietary.join(','), min_price: min, max_price: max ? toDecimal(toMinor(max) - 1) : '',
     in_stock: state.in_stock ? 'true' : '', sort: state.sort === 'relevance' ? '' : state.sort,
     limit: PAGE_SIZE, offset: offset || '',
   };
@@ -63,8 +66,9 @@ document.addEventListener('search-typed', (event) => {
   if (location.pathname !== '/') return;
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => {
-    const state = { ...stateFrom(location.search), q: event.detail.q };
-    navigate(hrefFor(state), { replace: true, focus: false });
+    const shown = stateFrom(location.search);
+    if (shown.q === event.detail.q) return;
+    navigate(hrefFor({ ...shown, q: event.detail.q }), { replace: true, focus: false });
   }, TYPING_DELAY_MS);
 });
 

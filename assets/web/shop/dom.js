@@ -58,6 +58,11 @@ export function toMinor(decimal) {
   return Math.round(Number(decimal) * 10 ** shop.exponent);
 }
 
+/** Minor units as the decimal string the API reads ("4.99"). */
+export function toDecimal(minor) {
+  return (minor / 10 ** shop.exponent).toFixed(shop.exponent);
+}
+
 const ENTITIES = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /** Undoes the search index's minimal HTML escaping, giving plain text back. */
