@@ -499,6 +499,7 @@ fn openapi_document_covers_every_route() {
         "GET /api/v1/recommendations",
         "GET /api/v1/search",
         "GET /api/v1/search/suggest",
+        "GET /api/v1/shop",
         "GET /healthz",
         "GET /metrics",
         "GET /readyz",

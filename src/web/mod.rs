@@ -7,6 +7,7 @@
 pub mod account;
 pub mod admin;
 pub mod analytics;
+pub mod assets;
 pub mod auth;
 pub mod cart;
 pub mod chat;
@@ -76,6 +77,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                 problem::Problem::bad_request(format!("invalid query string: {err}")).into()
             }))
             .configure(health::routes)
+            .configure(assets::routes)
             .route("/api/openapi.json", web::get().to(openapi::openapi_json))
             .configure(dashboard::routes)
             .service(web::scope("/v1").configure(openai::routes))

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, analytics, cart, chat, dashboard, health, orders, products, profile,
+    account, admin, analytics, assets, cart, chat, dashboard, health, orders, products, profile,
     recommendations, search, usage, vouchers, webhooks,
 };
 
@@ -18,6 +18,7 @@ use super::{
         products::list, products::fetch, products::create, products::replace, products::patch, products::delete,
         search::search,
         search::suggest,
+        assets::shop,
         admin::import_catalog, admin::list_keys, admin::create_key, admin::revoke_key,
         account::me, account::register, account::login, account::logout,
         profile::show_profile, profile::reset_profile,
