@@ -30,5 +30,6 @@ pub mod config;
 pub mod llm;
 pub mod ops;
 pub mod search;
+pub mod session_token;
 pub mod store;
 pub mod web;

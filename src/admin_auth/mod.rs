@@ -20,9 +20,10 @@ use std::time::Duration;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use time::OffsetDateTime;
 
+use crate::session_token::{self, looks_like_token, token_hash};
 use crate::store::admin_users::{self, AdminUser, LockScope};
 use crate::store::{Store, StoreError, timestamp};
 
@@ -35,7 +36,6 @@ const MAX_USER_CHARS: usize = 64;
 pub const MAX_FAILURES: i64 = 5;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
-const TOKEN_BYTES: usize = 32;
 /// Binds CSRF tokens to this one use of the session token.
 const CSRF_PURPOSE: &[u8] = b"shopkeep admin csrf v1";
 
@@ -309,17 +309,7 @@ fn hash_password(password: &str) -> Result<String, AdminAuthError> {
 }
 
 fn new_token() -> Result<String, AdminAuthError> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| AdminAuthError::Random(e.to_string()))?;
-    Ok(hex::encode(bytes))
-}
-
-fn looks_like_token(token: &str) -> bool {
-    token.len() == TOKEN_BYTES * 2 && token.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    session_token::new_token().map_err(AdminAuthError::Random)
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::catalog::FieldError;
 use crate::config::CommerceSettings;
+use crate::session_token::{self, looks_like_token, token_hash};
 use crate::store::customers::{self, Customer};
 use crate::store::{Store, StoreError, carts, conversations, orders, sessions, timestamp};
 
@@ -289,20 +289,8 @@ fn hash_password(password: &str) -> Result<String, ShopperError> {
         .to_string())
 }
 
-const TOKEN_BYTES: usize = 32;
-
 fn new_token() -> Result<String, ShopperError> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| ShopperError::Random(e.to_string()))?;
-    Ok(hex::encode(bytes))
-}
-
-fn looks_like_token(token: &str) -> bool {
-    token.len() == TOKEN_BYTES * 2 && token.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    session_token::new_token().map_err(ShopperError::Random)
 }
 
 #[cfg(test)]
