@@ -402,8 +402,12 @@ impl RetryPolicy {
             return Outcome::Failed;
         }
         let wait = with_jitter(self.delay_after(attempt), random);
+        // Rounded up to the next millisecond: the timestamp keeps whole
+        // milliseconds and the claim compares against a rounded-down now, so
+        // rounding down here could retry up to 1 ms before the wait is over.
+        let whole_ms = Duration::from_millis(1).saturating_sub(Duration::from_nanos(1));
         Outcome::Retry {
-            next_attempt_at: timestamp(later(now, wait)),
+            next_attempt_at: timestamp(later(now, wait.saturating_add(whole_ms))),
         }
     }
 }
