@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{BIN, TestServer, assert_problem};
+use common::{TestServer, assert_problem, cli_with_input};
 use reqwest::blocking::{Client, Response};
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
@@ -21,26 +21,9 @@ const WRONG: &str = "short beans grow fast";
 
 /// Runs `shopkeep admin set-password` with `stdin` piped in.
 fn set_password(data_dir: &Path, args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["admin", "set-password"])
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run shopkeep");
-    // A command that fails before reading closes its input: not our failure.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut full = vec!["admin", "set-password"];
+    full.extend_from_slice(args);
+    cli_with_input(data_dir, &full, stdin)
 }
 
 /// A server whose admin password was set from the CLI before it started.
@@ -184,7 +167,15 @@ fn signing_in_sets_a_strict_http_only_cookie_and_a_wrong_password_is_401() {
         .send()
         .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().unwrap().contains("<h1>Dashboard</h1>"));
+    let overview = page.text().unwrap();
+    assert!(overview.contains("<h1>Overview</h1>"), "{overview}");
+    assert!(overview.contains("data-page=\"overview\""), "{overview}");
+    let unknown = client
+        .get(server.url("/admin/nowhere"))
+        .header("cookie", form_cookie.split(';').next().unwrap())
+        .send()
+        .unwrap();
+    assert_problem(unknown, 404);
 
     let refused = client
         .post(server.url("/admin/login"))

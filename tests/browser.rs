@@ -152,6 +152,19 @@ fn the_storefront_page_and_its_files_are_served_with_types_and_validators() {
     assert!(shop["max_line_quantity"].as_i64().unwrap() > 0);
 }
 
+const ADMIN_USER: &str = "owner";
+const ADMIN_PASSWORD: &str = "a long browser-suite passphrase";
+
+/// Gives the dashboard a password with `shopkeep admin set-password`, as an owner would.
+fn set_admin_password(server: &TestServer) {
+    let (status, _, stderr) = common::cli_with_input(
+        server.data_dir.path(),
+        &["admin", "set-password", "--user", ADMIN_USER],
+        &format!("{ADMIN_PASSWORD}\n"),
+    );
+    assert!(status.success(), "set-password: {stderr}");
+}
+
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
@@ -188,12 +201,16 @@ fn a_shopper_searches_chats_checks_out_and_sees_the_order_in_a_real_browser() {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+    set_admin_password(&server);
     let log_path = server.data_dir.path().join("browser.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut node = Command::new("node")
         .arg(browser_dir().join("run.mjs"))
         .arg(&server.base)
         .env("SHOPKEEP_ADMIN_KEY", &server.admin_key)
+        .env("SHOPKEEP_ADMIN_USER", ADMIN_USER)
+        .env("SHOPKEEP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SHOPIFY_EXPORTS", common::shopify_exports())
         .env("SCREENSHOT_DIR", &screenshots)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())

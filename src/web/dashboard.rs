@@ -42,9 +42,63 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/logout").route(web::post().to(logout)))
     .service(web::resource("/admin/session").route(web::get().to(session)))
     .service(web::resource("/admin/assets/{file:.*}").route(web::get().to(asset)))
-    .service(web::resource(["/admin", "/admin/"]).route(web::get().to(home)))
-    // Last: every other page needs a session before it can be found or not.
-    .service(web::resource("/admin/{page:.*}").route(web::get().to(unknown_page)));
+    .service(web::resource(["/admin", "/admin/"]).route(web::get().to(overview)))
+    // Last: every page needs a session before it can be found or not.
+    .service(web::resource("/admin/{page:.*}").route(web::get().to(page)));
+}
+
+/// A page of the dashboard: its address under `/admin/` and its title. Each
+/// is drawn in the browser by `assets/web/admin/pages/<slug>.js`.
+struct DashboardPage {
+    slug: &'static str,
+    title: &'static str,
+}
+
+/// The dashboard's pages, in the order of its navigation.
+const PAGES: &[DashboardPage] = &[
+    DashboardPage {
+        slug: "overview",
+        title: "Overview",
+    },
+    DashboardPage {
+        slug: "products",
+        title: "Products",
+    },
+    DashboardPage {
+        slug: "orders",
+        title: "Orders",
+    },
+    DashboardPage {
+        slug: "conversations",
+        title: "Conversations",
+    },
+    DashboardPage {
+        slug: "ai",
+        title: "AI",
+    },
+    DashboardPage {
+        slug: "usage",
+        title: "Usage and cost",
+    },
+    DashboardPage {
+        slug: "sales",
+        title: "Sales",
+    },
+    DashboardPage {
+        slug: "settings",
+        title: "Settings",
+    },
+    DashboardPage {
+        slug: "system",
+        title: "System",
+    },
+];
+
+/// The page for an address under `/admin/`: its first segment names it (the
+/// rest, such as an order number, is for the page's script to read).
+fn find_page(path: &str) -> Option<&'static DashboardPage> {
+    let slug = path.split('/').next().unwrap_or_default();
+    PAGES.iter().find(|page| page.slug == slug)
 }
 
 /// Credentials, as JSON or as the sign-in page's form.
@@ -260,25 +314,51 @@ async fn login_page_html(
     )
 }
 
-/// The dashboard's home page (a placeholder until the dashboard's pages land).
-async fn home(page: AdminPage, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let signed_in = page.0;
+async fn overview(
+    signed_in: AdminPage,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    render_page(&PAGES[0], &signed_in.0, &state)
+}
+
+async fn page(
+    signed_in: AdminPage,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let Some(page) = find_page(&path) else {
+        return Err(Problem::not_found(format!(
+            "the dashboard has no page {}",
+            req.path()
+        )));
+    };
+    render_page(page, &signed_in.0, &state)
+}
+
+/// The dashboard's frame (navigation, who is signed in, sign-out) around an
+/// empty page that its script fills in.
+fn render_page(
+    page: &DashboardPage,
+    signed_in: &DashboardSession,
+    state: &AppState,
+) -> Result<HttpResponse, Problem> {
+    let navigation: Vec<_> = PAGES
+        .iter()
+        .map(|p| minijinja::context! { slug => p.slug, title => p.title })
+        .collect();
     let body = render(
-        "home.html",
+        "app.html",
         minijinja::context! {
             shop_name => state.config.shop_name,
             user => signed_in.session.user,
             csrf_token => signed_in.csrf_token(),
+            page => page.slug,
+            title => page.title,
+            pages => navigation,
         },
     )?;
     Ok(html(StatusCode::OK, body))
-}
-
-async fn unknown_page(_: AdminPage, req: HttpRequest) -> Result<HttpResponse, Problem> {
-    Err(Problem::not_found(format!(
-        "the dashboard has no page {}",
-        req.path()
-    )))
 }
 
 /// A static file of the dashboard; templates are not served.
@@ -392,11 +472,14 @@ mod tests {
         assert_eq!(static_type("admin.css"), Some("text/css; charset=utf-8"));
         assert_eq!(static_type("no-extension"), None);
         let page = render(
-            "home.html",
+            "app.html",
             minijinja::context! {
                 shop_name => "<script>alert(1)</script>",
                 user => "a\"b",
                 csrf_token => "00ff",
+                page => "orders",
+                title => "Orders",
+                pages => vec![minijinja::context! { slug => "orders", title => "Orders" }],
             },
         )
         .unwrap();
@@ -407,6 +490,19 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("value=\"00ff\""), "{page}");
+        assert!(
+            page.contains("href=\"/admin/orders\" aria-current=\"page\""),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn a_page_is_found_by_its_first_segment_only() {
+        assert_eq!(find_page("orders").map(|p| p.title), Some("Orders"));
+        assert_eq!(find_page("orders/SK-1001").map(|p| p.slug), Some("orders"));
+        assert!(find_page("order").is_none());
+        assert!(find_page("").is_none());
+        assert!(find_page("../orders").is_none());
     }
 
     #[test]

@@ -314,3 +314,26 @@ pub fn cli_with_env(
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// `cli` with `stdin` piped to the command (a password prompt, a file).
+pub fn cli_with_input(data_dir: &Path, args: &[&str], stdin: &str) -> (ExitStatus, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run shopkeep");
+    // A command that fails before reading closes its input: not our failure.
+    let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
