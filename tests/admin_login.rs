@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use common::{TestServer, assert_problem, cli_with_input};
