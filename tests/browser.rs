@@ -187,7 +187,7 @@ fn missing_prerequisite() -> Option<String> {
 }
 
 #[test]
-fn a_shopper_searches_chats_checks_out_and_sees_the_order_in_a_real_browser() {
+fn the_storefront_the_widget_and_the_dashboard_work_in_a_real_browser() {
     if let Some(missing) = missing_prerequisite() {
         panic!("the browser suite cannot run: {missing}");
     }
@@ -235,6 +235,11 @@ fn a_shopper_searches_chats_checks_out_and_sees_the_order_in_a_real_browser() {
         Some(status) if status.success() => {}
         Some(status) => panic!("the browser suite failed ({status}):\n{output}"),
         None => panic!("the browser suite ran past {SUITE_LIMIT:?}:\n{output}"),
+    }
+    // SUITES=name,… (for working on one suite) runs only those, so only a
+    // full run can be held to every screenshot.
+    if std::env::var_os("SUITES").is_some() {
+        return;
     }
     for name in SCREENSHOTS {
         let file = screenshots.join(format!("{name}.png"));
