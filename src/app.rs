@@ -26,6 +26,7 @@ use crate::llm::worker::ModelWorker;
 use crate::ops::health::LlmStatus;
 use crate::ops::metrics::Metrics;
 use crate::ops::scheduler::Scheduler;
+use crate::ops::systemd::{self, Notifier};
 use crate::search::SearchService;
 use crate::store::{Store, StoreOptions, api_keys};
 use crate::web::{self as http, AppState};
@@ -206,6 +207,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         config.workers
     };
     let server_state = state.clone();
+    let watched_store = Arc::clone(&store);
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || http::app(server_state.clone()))
             .workers(workers)
@@ -225,9 +227,15 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             startup_ms = started.elapsed().as_millis() as u64,
             "listening"
         );
+        let systemd = Arc::new(Notifier::from_env());
+        systemd.ready(&format!("listening on {}", addrs.join(",")));
+        if let Some(every) = systemd::watchdog_interval() {
+            actix_web::rt::spawn(ping_watchdog(Arc::clone(&systemd), watched_store, every));
+        }
         actix_web::rt::spawn(async move {
             let signal = termination_signal().await;
             tracing::info!(signal, "shutting down: finishing in-flight requests");
+            systemd.stopping();
             state.shutting_down.store(true, Ordering::Relaxed);
             handle.stop(true).await;
         });
@@ -254,6 +262,24 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Pings systemd's watchdog while the database answers; a server whose
+/// database hangs stops pinging and is restarted.
+async fn ping_watchdog(systemd: Arc<Notifier>, store: Arc<Store>, every: Duration) {
+    let mut ticks = actix_web::rt::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let probe = Arc::clone(&store);
+        let answered = web::block(move || probe.ping())
+            .await
+            .is_ok_and(|outcome| outcome.is_ok());
+        if answered {
+            systemd.alive();
+        } else {
+            tracing::warn!("the database did not answer; not pinging systemd's watchdog");
+        }
+    }
 }
 
 /// Waits for SIGTERM or SIGINT and names the one that came.

@@ -174,6 +174,8 @@ enum BenchAction {
 enum ConfigAction {
     /// Validate the configuration and print every value with its origin.
     Check,
+    /// Print the systemd unit that install.sh installs (systemd/shopkeep.service).
+    SystemdUnit,
 }
 
 #[derive(Subcommand)]
@@ -243,6 +245,12 @@ fn main() -> ExitCode {
         } => {
             println!("{}", config.describe());
             println!("configuration is valid");
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigAction::SystemdUnit,
+        } => {
+            print!("{}", include_str!("../systemd/shopkeep.service"));
             Ok(())
         }
         Command::Admin {
