@@ -74,7 +74,10 @@ fn the_overview_counts_todays_orders_conversations_and_low_stock() {
     assert_eq!(after["conversations"]["waiting"], 1);
     assert_eq!(after["conversations"]["taken_over"], 0);
     // One unit of honey left: it is low now.
-    assert_eq!(after["low_stock"]["total"].as_i64().unwrap(), low_before + 1);
+    assert_eq!(
+        after["low_stock"]["total"].as_i64().unwrap(),
+        low_before + 1
+    );
 
     let taken = server
         .admin(
@@ -122,7 +125,10 @@ fn the_order_list_finds_orders_by_number_email_or_name() {
         second["number"].as_str().unwrap().to_string(),
     );
 
-    assert_eq!(numbers(orders(&server, "q=LINDQVIST")), vec![second.clone()]);
+    assert_eq!(
+        numbers(orders(&server, "q=LINDQVIST")),
+        vec![second.clone()]
+    );
     assert_eq!(
         numbers(orders(&server, "q=ana%40example")),
         vec![first.clone()]
@@ -131,7 +137,11 @@ fn the_order_list_finds_orders_by_number_email_or_name() {
         numbers(orders(&server, &format!("q={first}"))),
         vec![first.clone()]
     );
-    assert_eq!(numbers(orders(&server, "q=%20%20")).len(), 2, "blank is no filter");
+    assert_eq!(
+        numbers(orders(&server, "q=%20%20")).len(),
+        2,
+        "blank is no filter"
+    );
     // Wildcards are searched for literally.
     assert!(numbers(orders(&server, "q=%25")).is_empty());
     assert!(numbers(orders(&server, "q=_")).is_empty());

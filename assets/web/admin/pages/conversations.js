@@ -117,11 +117,13 @@ function conversationTable(listings, flagged) {
     columns: [
       {
         label: 'Conversation',
-        cell: ({ conversation: c, last_message: last }) => h('a', {
-          href: `/admin/conversations/${encodeURIComponent(c.id)}`,
-          dataset: { conversation: c.id },
-          class: c.flag && !c.taken_over_by ? 'needs-person' : null,
-        }, clip(last || c.summary || 'No messages yet')),
+        cell: ({ conversation: c, last_message: last }) => h('span', { class: 'who-cell' },
+          h('a', {
+            href: `/admin/conversations/${encodeURIComponent(c.id)}`,
+            dataset: { conversation: c.id },
+            class: c.flag && !c.taken_over_by ? 'needs-person' : null,
+          }, `${c.customer_id ? `Customer #${c.customer_id}` : 'Guest'} · ${when(c.created_at)}`),
+          h('small', {}, clip(last || c.summary || 'No messages yet'))),
       },
       { label: 'Needs', cell: ({ conversation: c }) => h('span', { class: 'marks' }, marks(c).length ? marks(c) : '—') },
       { label: 'Mood', cell: ({ conversation: c }) => moodBadge(c.mood) },
