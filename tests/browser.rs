@@ -33,6 +33,13 @@ const SCREENSHOTS: &[&str] = &[
     "chat",
     "chat-confirmation",
     "chat-phone",
+    "admin-overview",
+    "admin-orders",
+    "admin-order-detail",
+    "admin-conversations",
+    "admin-conversation",
+    "chat-human-joined",
+    "admin-phone",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {

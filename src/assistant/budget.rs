@@ -427,6 +427,37 @@ pub fn recent_alerts(store: &Store, limit: usize) -> Result<Vec<Alert>, StoreErr
     Ok(rows.into_iter().map(Alert::from).collect())
 }
 
+/// The shop's remote (paid API) model spend this month against its cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MonthSpend {
+    /// The month, YYYY-MM (UTC).
+    pub month: String,
+    /// Spent so far, micro-units of the shop currency.
+    pub spent_micros: u64,
+    /// The same as a decimal, six places.
+    pub spent: String,
+    /// `budget.monthly_spend_cap`: no remote call is made once it is reached.
+    pub cap_micros: u64,
+    pub cap: String,
+}
+
+/// This month's remote spend and the cap it counts against.
+pub fn month_spend(
+    conn: &Connection,
+    budgets: &Budgets,
+    now: OffsetDateTime,
+) -> Result<MonthSpend, StoreError> {
+    let month = Periods::of(now).month;
+    let spent_micros = usage::remote_spend(conn, &month)?;
+    Ok(MonthSpend {
+        month,
+        spent_micros,
+        spent: micros_decimal(spent_micros),
+        cap_micros: budgets.spend_cap_micros,
+        cap: micros_decimal(budgets.spend_cap_micros),
+    })
+}
+
 /// Calls, tokens and cost of a group or of a whole report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UsageFigures {

@@ -268,3 +268,36 @@ pub fn list(
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Conversation figures for the dashboard's overview.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationCounts {
+    /// Conversations started at or after the moment asked about.
+    pub started: i64,
+    /// Conversations flagged at or after it.
+    pub flagged: i64,
+    /// Flagged conversations no person has taken over yet, of any day.
+    pub waiting: i64,
+    /// Conversations a person answers now.
+    pub taken_over: i64,
+}
+
+/// The overview's conversation figures since `since` (RFC 3339 UTC).
+pub fn counts(conn: &Connection, since: &str) -> Result<ConversationCounts, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(created_at >= ?1), 0),
+                    COALESCE(SUM(flagged_at >= ?1), 0),
+                    COALESCE(SUM(flag IS NOT NULL AND taken_over_by IS NULL), 0),
+                    COALESCE(SUM(taken_over_by IS NOT NULL), 0)
+             FROM conversations",
+        )?
+        .query_row([since], |row| {
+            Ok(ConversationCounts {
+                started: row.get(0)?,
+                flagged: row.get(1)?,
+                waiting: row.get(2)?,
+                taken_over: row.get(3)?,
+            })
+        })?)
+}

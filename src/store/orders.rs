@@ -77,6 +77,8 @@ pub struct AdminFilter {
     pub to: Option<String>,
     /// Keyset pagination: orders with a smaller id (newest first).
     pub before_id: Option<i64>,
+    /// Text the order number, the contact's email or name contains (any case).
+    pub search: Option<String>,
     pub limit: usize,
 }
 
@@ -310,8 +312,12 @@ pub fn list(conn: &Connection, filter: &AdminFilter) -> Result<Vec<OrderRow>, St
            AND (?3 IS NULL OR created_at >= ?3)
            AND (?4 IS NULL OR created_at < ?4)
            AND (?5 IS NULL OR id < ?5)
+           AND (?7 IS NULL OR number LIKE ?7 ESCAPE '\\'
+                OR json_extract(contact, '$.email') LIKE ?7 ESCAPE '\\'
+                OR json_extract(contact, '$.name') LIKE ?7 ESCAPE '\\')
          ORDER BY id DESC LIMIT ?6"
     ))?;
+    let pattern = filter.search.as_deref().map(contains_pattern);
     let rows = statement
         .query_map(
             params![
@@ -320,12 +326,28 @@ pub fn list(conn: &Connection, filter: &AdminFilter) -> Result<Vec<OrderRow>, St
                 filter.from,
                 filter.to,
                 filter.before_id,
-                filter.limit as i64
+                filter.limit as i64,
+                pattern
             ],
             read_order,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().collect()
+}
+
+/// A LIKE pattern matching text that contains `needle` literally: its own
+/// `%`, `_` and `\` are escaped, so a search for "50%" is not a wildcard.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Gives guest orders of a session to the customer who just signed in from it.

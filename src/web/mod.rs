@@ -18,6 +18,7 @@ pub mod observe;
 pub mod openai;
 pub mod openapi;
 pub mod orders;
+pub mod overview;
 pub mod problem;
 pub mod products;
 pub mod profile;
@@ -95,7 +96,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(profile::routes)
                     .configure(analytics::routes)
                     .configure(chat::routes)
-                    .configure(usage::routes),
+                    .configure(usage::routes)
+                    .configure(overview::routes),
             );
     }
 }

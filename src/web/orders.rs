@@ -226,7 +226,26 @@ pub struct AdminListParams {
     to: Option<String>,
     /// Orders older than this id (the `next_before` of the previous page).
     before: Option<i64>,
+    /// Text the order number, the customer's email or name contains (any case).
+    q: Option<String>,
     limit: Option<usize>,
+}
+
+/// The longest search text the order list takes.
+const MAX_SEARCH_CHARS: usize = 200;
+
+/// The search text, trimmed; none when blank.
+fn search_text(q: Option<&str>) -> Result<Option<String>, Problem> {
+    let Some(text) = q.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(Problem::invalid_field(
+            "q",
+            format!("must be at most {MAX_SEARCH_CHARS} characters"),
+        ));
+    }
+    Ok(Some(text.to_string()))
 }
 
 fn day(field: &str, value: &str) -> Result<time::Date, Problem> {
@@ -265,6 +284,7 @@ fn admin_filter(params: &AdminListParams) -> Result<AdminFilter, Problem> {
             .and_then(|d| d.next_day())
             .map(|d| format!("{d}T00:00:00Z")),
         before_id: params.before,
+        search: search_text(params.q.as_deref())?,
         limit: page_size(params.limit)?,
     })
 }
