@@ -33,6 +33,9 @@ const SCREENSHOTS: &[&str] = &[
     "chat",
     "chat-confirmation",
     "chat-phone",
+    "admin-products",
+    "admin-import",
+    "admin-product-edit",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {
