@@ -186,6 +186,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             config.assistant.answer_cache_ttl,
             config.assistant.answer_cache_entries,
         )),
+        import_jobs: Default::default(),
         config: config.clone(),
     });
     let refine_state = state.clone();

@@ -40,6 +40,9 @@ const SCREENSHOTS: &[&str] = &[
     "admin-conversation",
     "chat-human-joined",
     "admin-phone",
+    "admin-products",
+    "admin-import",
+    "admin-product-edit",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {

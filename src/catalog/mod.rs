@@ -7,6 +7,7 @@ pub mod demo;
 pub mod dietary;
 pub mod html;
 pub mod import;
+pub mod jobs;
 pub mod money;
 pub mod product;
 

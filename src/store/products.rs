@@ -147,25 +147,61 @@ pub fn get_by_handle(conn: &Connection, handle: &str) -> Result<Option<Product>,
 
 /// One page of products in id order.
 pub fn list(conn: &Connection, query: &ListQuery) -> Result<Vec<Product>, StoreError> {
-    let pattern = query
-        .text
-        .as_deref()
-        .map(|t| format!("%{}%", escape_like(&t.to_lowercase())));
+    list_filtered(conn, query, &ProductFilter::default())
+}
+
+/// How a product's tracked stock stands, for the dashboard's filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockFilter {
+    /// Untracked, or at least one unit on hand.
+    InStock,
+    /// Tracked and nothing on hand.
+    OutOfStock,
+    /// On hand, but the product or one of its variants is at or below the threshold.
+    Low,
+}
+
+/// Filters the dashboard adds to a listing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProductFilter {
+    pub stock: Option<StockFilter>,
+    /// Only published (true) or unpublished (false) products; needs `include_inactive`.
+    pub published: Option<bool>,
+    /// Units at or below which stock is low.
+    pub low_stock_threshold: i64,
+}
+
+/// The WHERE clause of a listing, shared by the page and its count;
+/// `?6`–`?8` are the stock filter (0 none, 1 in, 2 out, 3 low), the threshold
+/// and the published filter.
+const LIST_WHERE: &str = "(?2 OR active = 1)
+       AND (?3 IS NULL OR category = ?3 OR category LIKE ?4 ESCAPE '\\')
+       AND (?5 IS NULL OR lower(name) LIKE ?5 ESCAPE '\\' OR lower(coalesce(brand, '')) LIKE ?5 ESCAPE '\\'
+            OR lower(coalesce(sku, '')) LIKE ?5 ESCAPE '\\' OR lower(tags) LIKE ?5 ESCAPE '\\'
+            OR EXISTS (SELECT 1 FROM product_variants v WHERE v.product_id = products.id
+                       AND lower(coalesce(v.sku, '')) LIKE ?5 ESCAPE '\\'))
+       AND (?6 = 0
+            OR (?6 = 1 AND (stock IS NULL OR stock > 0))
+            OR (?6 = 2 AND stock IS NOT NULL AND stock <= 0)
+            OR (?6 = 3 AND stock IS NOT NULL AND stock > 0 AND (stock <= ?7
+                OR EXISTS (SELECT 1 FROM product_variants v WHERE v.product_id = products.id
+                           AND v.stock IS NOT NULL AND v.stock <= ?7))))
+       AND (?8 IS NULL OR active = ?8)";
+
+/// `list`, with the dashboard's stock and publication filters.
+pub fn list_filtered(
+    conn: &Connection,
+    query: &ListQuery,
+    filter: &ProductFilter,
+) -> Result<Vec<Product>, StoreError> {
     let sql = format!(
         "SELECT {PRODUCT_COLUMNS} FROM products
-         WHERE id > ?1
-           AND (?2 OR active = 1)
-           AND (?3 IS NULL OR category = ?3 OR category LIKE ?4 ESCAPE '\\')
-           AND (?5 IS NULL OR lower(name) LIKE ?5 ESCAPE '\\' OR lower(coalesce(brand, '')) LIKE ?5 ESCAPE '\\'
-                OR lower(coalesce(sku, '')) LIKE ?5 ESCAPE '\\' OR lower(tags) LIKE ?5 ESCAPE '\\')
+         WHERE id > ?1 AND {LIST_WHERE}
          ORDER BY id
-         LIMIT ?6"
+         LIMIT ?9"
     );
-    let subtree = query
-        .category
-        .as_deref()
-        .map(|c| format!("{} > %", escape_like(c)));
     let mut stmt = conn.prepare_cached(&sql)?;
+    let (subtree, pattern) = list_patterns(query);
     let rows = stmt.query_map(
         params![
             query.after_id.unwrap_or(0),
@@ -173,6 +209,9 @@ pub fn list(conn: &Connection, query: &ListQuery) -> Result<Vec<Product>, StoreE
             query.category,
             subtree,
             pattern,
+            stock_code(filter.stock),
+            filter.low_stock_threshold,
+            filter.published,
             query.limit as i64
         ],
         read_product,
@@ -182,6 +221,51 @@ pub fn list(conn: &Connection, query: &ListQuery) -> Result<Vec<Product>, StoreE
         products.push(with_variants(conn, row??)?);
     }
     Ok(products)
+}
+
+/// How many products a filtered listing holds in all pages.
+pub fn count_filtered(
+    conn: &Connection,
+    query: &ListQuery,
+    filter: &ProductFilter,
+) -> Result<i64, StoreError> {
+    let sql = format!("SELECT count(*) FROM products WHERE ?1 = ?1 AND {LIST_WHERE}");
+    let (subtree, pattern) = list_patterns(query);
+    Ok(conn.prepare_cached(&sql)?.query_row(
+        params![
+            0,
+            query.include_inactive,
+            query.category,
+            subtree,
+            pattern,
+            stock_code(filter.stock),
+            filter.low_stock_threshold,
+            filter.published,
+        ],
+        |r| r.get(0),
+    )?)
+}
+
+/// The LIKE patterns of a listing: the category's subtree and the search text.
+fn list_patterns(query: &ListQuery) -> (Option<String>, Option<String>) {
+    let subtree = query
+        .category
+        .as_deref()
+        .map(|c| format!("{} > %", escape_like(c)));
+    let pattern = query
+        .text
+        .as_deref()
+        .map(|t| format!("%{}%", escape_like(&t.to_lowercase())));
+    (subtree, pattern)
+}
+
+fn stock_code(stock: Option<StockFilter>) -> i64 {
+    match stock {
+        None => 0,
+        Some(StockFilter::InStock) => 1,
+        Some(StockFilter::OutOfStock) => 2,
+        Some(StockFilter::Low) => 3,
+    }
 }
 
 pub fn counts(conn: &Connection) -> Result<CatalogCounts, StoreError> {

@@ -1,12 +1,14 @@
-//! Admin routes: catalog import uploads and admin API key management.
+//! Admin routes: catalog import uploads (at once, or as background jobs to
+//! poll) and admin API key management.
 //!
 //! Uploads are streamed to a temporary file in the data directory (bounded by
 //! `max_import_bytes`), then imported off the executor; memory stays flat
-//! whatever the file size.
+//! whatever the file size. Jobs are kept and run by `crate::catalog::jobs`.
 
 use std::io::Write;
+use std::sync::Arc;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -16,11 +18,18 @@ use super::AppState;
 use super::auth::Admin;
 use super::json::parse_body;
 use super::problem::Problem;
-use crate::catalog::import::{self, Format, ImportOptions, ImportReport, Source};
+use crate::catalog::import::{self, Format, ImportError, ImportOptions, ImportReport, Source};
+use crate::catalog::jobs::ImportJob;
 use crate::store::api_keys::{self, ApiKeyInfo};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/import").route(web::post().to(import_catalog)))
+        .service(
+            web::resource("/admin/imports")
+                .route(web::get().to(list_import_jobs))
+                .route(web::post().to(start_import_job)),
+        )
+        .service(web::resource("/admin/imports/{id}").route(web::get().to(import_job)))
         .service(
             web::resource("/admin/keys")
                 .route(web::get().to(list_keys))
@@ -38,7 +47,33 @@ pub struct ImportParams {
     strict: Option<bool>,
 }
 
-/// Import a catalog file sent as the raw request body (admin).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportJobParams {
+    /// auto (default), shopify, woocommerce, csv, json or ndjson.
+    format: Option<String>,
+    /// When true, any bad row refuses the whole file and nothing is written.
+    strict: Option<bool>,
+    /// The file's name, shown with the job (the body carries only its bytes).
+    file_name: Option<String>,
+}
+
+/// The importer's options from the query's `format` and `strict`.
+fn import_options(format: Option<&str>, strict: Option<bool>) -> Result<ImportOptions, Problem> {
+    let format = match format.map(str::trim) {
+        None | Some("") | Some("auto") => None,
+        Some(name) => Some(
+            name.parse::<Format>()
+                .map_err(|reason| Problem::invalid_field("format", reason))?,
+        ),
+    };
+    Ok(ImportOptions {
+        format,
+        strict: strict.unwrap_or(false),
+    })
+}
+
+/// Import a catalog file sent as the raw request body and answer when it is done (admin).
 #[utoipa::path(post, path = "/api/v1/admin/import", tag = "admin", params(ImportParams),
     request_body(content = String, content_type = "text/csv", description = "the export file, as is"),
     security(("admin_key" = [])),
@@ -48,19 +83,132 @@ pub async fn import_catalog(
     _admin: Admin,
     state: web::Data<AppState>,
     params: web::Query<ImportParams>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    let format = match params.format.as_deref().map(str::trim) {
-        None | Some("") | Some("auto") => None,
-        Some(name) => Some(
-            name.parse::<Format>()
-                .map_err(|reason| Problem::invalid_field("format", reason))?,
-        ),
-    };
+    let options = import_options(params.format.as_deref(), params.strict)?;
+    let path = receive_upload(&state, payload).await?;
+    let store = state.store.clone();
+    let currency = state.config.currency;
+    let report = web::block(move || {
+        let report = import::import(&store, Source::File(&path), &options, &currency, &|_| {});
+        drop(path);
+        report
+    })
+    .await??;
+    tracing::info!(summary = %report.summary(), "catalog imported over HTTP");
+    state.search.nudge();
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Start importing a catalog file sent as the raw request body; answers at
+/// once with the job to poll. A file that is not a catalog is refused here (admin).
+#[utoipa::path(post, path = "/api/v1/admin/imports", tag = "admin", params(ImportJobParams),
+    request_body(content = String, content_type = "text/csv", description = "the export file, as is"),
+    security(("admin_key" = [])),
+    responses((status = 202, body = ImportJob, headers(("location" = String, description = "the job's address"))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn start_import_job(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    params: web::Query<ImportJobParams>,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let options = import_options(params.format.as_deref(), params.strict)?;
+    let path = receive_upload(&state, payload).await?;
+    let (path, checked) = web::block(move || {
+        let checked = import::check(Source::File(&path), options.format);
+        (path, checked)
+    })
+    .await?;
+    let format = checked.map_err(|err| not_a_catalog(err, options.format.is_none()))?;
+    let job = state
+        .import_jobs
+        .enqueue(params.file_name.as_deref(), &options, format)
+        .map_err(|busy| Problem::unavailable(busy.to_string(), 10))?;
+    let worker = state.clone();
+    let id = job.id.clone();
     let options = ImportOptions {
-        format,
-        strict: params.strict.unwrap_or(false),
+        format: Some(format),
+        ..options
     };
+    actix_web::rt::spawn(async move {
+        let state = worker.clone();
+        let ran = web::block(move || {
+            let store = Arc::clone(&worker.store);
+            let currency = worker.config.currency;
+            worker
+                .import_jobs
+                .run(&id, &store, Source::File(&path), &options, &currency);
+            drop(path);
+        })
+        .await;
+        if ran.is_err() {
+            tracing::error!("an import job could not run: the server is shutting down");
+        }
+        state.search.nudge();
+    });
+    Ok(HttpResponse::Accepted()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/admin/imports/{}", job.id),
+        ))
+        .json(job))
+}
+
+/// A refusal that says what was expected; with an auto-detected format, the
+/// guess was "some CSV", so the file matched none of the known layouts.
+fn not_a_catalog(err: ImportError, guessed: bool) -> Problem {
+    match err {
+        ImportError::WrongLayout { reason, .. } if guessed => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "this is not a catalog file: it is neither JSON nor a Shopify, WooCommerce \
+                 or shopkeep CSV export ({reason})"
+            ),
+        )
+        .with_kind("/problems/not-a-catalog"),
+        ImportError::WrongLayout { .. } | ImportError::Malformed { .. } | ImportError::Empty => {
+            Problem::from(err).with_kind("/problems/not-a-catalog")
+        }
+        other => other.into(),
+    }
+}
+
+/// The recent import jobs, newest first (the last 20) (admin).
+#[utoipa::path(get, path = "/api/v1/admin/imports", tag = "admin", security(("admin_key" = [])),
+    responses((status = 200, body = [ImportJob]), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_import_jobs(_admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.import_jobs.recent())
+}
+
+/// One import job: its progress while it runs, its counts and row errors after (admin).
+#[utoipa::path(get, path = "/api/v1/admin/imports/{id}", tag = "admin", params(("id" = String, Path)),
+    security(("admin_key" = [])),
+    responses((status = 200, body = ImportJob), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn import_job(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let job = state
+        .import_jobs
+        .get(&id)
+        .ok_or_else(|| Problem::not_found("no such import job (only the last 20 are kept)"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(job))
+}
+
+/// Streams the request body into a temporary file in the data directory,
+/// refusing it past `max_import_bytes`; the file goes when the path is dropped.
+async fn receive_upload(
+    state: &web::Data<AppState>,
+    mut payload: web::Payload,
+) -> Result<tempfile::TempPath, Problem> {
     let folder = state.config.data_dir.join("imports");
     let upload = web::block(move || {
         std::fs::create_dir_all(&folder)?;
@@ -94,17 +242,7 @@ pub async fn import_catalog(
             "the upload is empty: send the file as the request body",
         ));
     }
-    let store = state.store.clone();
-    let currency = state.config.currency;
-    let report = web::block(move || {
-        let report = import::import(&store, Source::File(&path), &options, &currency, &|_| {});
-        drop(path);
-        report
-    })
-    .await??;
-    tracing::info!(summary = %report.summary(), "catalog imported over HTTP");
-    state.search.nudge();
-    Ok(HttpResponse::Ok().json(report))
+    Ok(path)
 }
 
 fn io_problem(what: &str, err: std::io::Error) -> Problem {

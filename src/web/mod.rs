@@ -66,6 +66,8 @@ pub struct AppState {
     pub backends: crate::assistant::router::Backends,
     /// Replies to questions that are the same for every shopper.
     pub answers: std::sync::Arc<crate::assistant::cache::AnswerCache>,
+    /// Catalog imports running in the background, and the last ones done.
+    pub import_jobs: Arc<crate::catalog::jobs::ImportJobs>,
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.

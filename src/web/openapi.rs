@@ -16,10 +16,11 @@ use super::{
     info(title = "shopkeep", description = "Self-hosted AI shop assistant: catalog, search, accounts, cart, checkout, orders and operations API."),
     paths(
         products::list, products::fetch, products::create, products::replace, products::patch, products::delete,
+        products::admin_list, products::admin_fetch,
         search::search,
         search::suggest,
         assets::shop,
-        admin::import_catalog, admin::list_keys, admin::create_key, admin::revoke_key,
+        admin::import_catalog, admin::start_import_job, admin::list_import_jobs, admin::import_job, admin::list_keys, admin::create_key, admin::revoke_key,
         account::me, account::register, account::login, account::logout,
         profile::show_profile, profile::reset_profile,
         cart::show, cart::add_item, cart::update_item, cart::remove_item, cart::apply_voucher, cart::remove_voucher,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -15,7 +15,7 @@ use super::auth::Admin;
 use super::json::parse_body;
 use super::problem::Problem;
 use crate::catalog::{Currency, ProductDraft, ProductInput};
-use crate::store::products::{self, ListQuery, Product};
+use crate::store::products::{self, ListQuery, Product, ProductFilter, StockFilter};
 
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 100;
@@ -32,7 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(replace))
             .route(web::patch().to(patch))
             .route(web::delete().to(delete)),
-    );
+    )
+    .service(web::resource("/admin/products").route(web::get().to(admin_list)))
+    .service(web::resource("/admin/products/{id}").route(web::get().to(admin_fetch)));
 }
 
 /// A product as the API shows it; prices as decimal strings and in minor units.
@@ -150,7 +152,58 @@ pub async fn list(
     params: web::Query<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
     let params = list_params(params.into_inner())?;
-    let limit = match params.limit.as_deref() {
+    let window = page_window(params.limit.as_deref(), params.cursor.as_deref())?;
+    let query = ListQuery {
+        category: params
+            .category
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty()),
+        text: trimmed(params.q),
+        ..window.query(false)
+    };
+    let store = state.store.clone();
+    let found = web::block(move || store.read(|c| products::list(c, &query))).await??;
+    let (items, next_cursor) = window.page(found, &state.config.currency);
+    Ok(HttpResponse::Ok().json(ProductPage { items, next_cursor }))
+}
+
+/// The page size and where a page starts, from `limit` and `cursor`.
+struct PageWindow {
+    limit: usize,
+    after_id: Option<i64>,
+}
+
+impl PageWindow {
+    /// A query for one more product than the page holds, to tell whether another page follows.
+    fn query(&self, include_inactive: bool) -> ListQuery {
+        ListQuery {
+            after_id: self.after_id,
+            limit: self.limit + 1,
+            include_inactive,
+            ..Default::default()
+        }
+    }
+
+    /// The page's products as views, and the cursor of the next page.
+    fn page(
+        &self,
+        mut found: Vec<Product>,
+        currency: &Currency,
+    ) -> (Vec<ProductView>, Option<String>) {
+        let next_cursor = (found.len() > self.limit).then(|| {
+            found.truncate(self.limit);
+            encode_cursor(found[self.limit - 1].id)
+        });
+        let items = found
+            .iter()
+            .map(|p| ProductView::new(p, currency))
+            .collect();
+        (items, next_cursor)
+    }
+}
+
+fn page_window(limit: Option<&str>, cursor: Option<&str>) -> Result<PageWindow, Problem> {
+    let limit = match limit {
         None => DEFAULT_PAGE,
         Some(text) => text
             .parse::<usize>()
@@ -163,39 +216,116 @@ pub async fn list(
                 )
             })?,
     };
-    let after_id = params
-        .cursor
-        .as_deref()
+    let after_id = cursor
         .map(|c| {
             decode_cursor(c).ok_or_else(|| {
                 Problem::invalid_field("cursor", "is not a cursor this API returned")
             })
         })
         .transpose()?;
+    Ok(PageWindow { limit, after_id })
+}
+
+fn trimmed(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AdminListParams {
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Case-insensitive text in the name, brand, SKU (also a variant's) or tags.
+    q: Option<String>,
+    /// `in` (untracked or on hand), `out` (none on hand) or `low` (at or below
+    /// the shop's low-stock threshold, the product or one of its variants).
+    stock: Option<String>,
+    /// `true` for published products only, `false` for unpublished only; both when absent.
+    published: Option<String>,
+}
+
+/// A page of the dashboard's product list, with how many match in all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminProductPage {
+    pub items: Vec<ProductView>,
+    pub next_cursor: Option<String>,
+    /// Products matching the filters, on every page.
+    pub total: i64,
+    /// Units at or below which stock counts as low.
+    pub low_stock_threshold: i64,
+}
+
+/// List products, published or not, with stock and publication filters (admin).
+#[utoipa::path(get, path = "/api/v1/admin/products", tag = "admin", params(AdminListParams),
+    security(("admin_key" = [])),
+    responses((status = 200, body = AdminProductPage), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn admin_list(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    params: web::Query<AdminListParams>,
+) -> Result<HttpResponse, Problem> {
+    let params = params.into_inner();
+    let window = page_window(params.limit.as_deref(), params.cursor.as_deref())?;
+    let threshold = state.config.commerce.low_stock_threshold;
+    let filter = ProductFilter {
+        stock: trimmed(params.stock)
+            .map(|s| stock_filter(&s))
+            .transpose()?,
+        published: trimmed(params.published)
+            .map(|p| match p.as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(Problem::invalid_field("published", "must be true or false")),
+            })
+            .transpose()?,
+        low_stock_threshold: threshold,
+    };
     let query = ListQuery {
-        after_id,
-        limit: limit + 1,
-        category: params
-            .category
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty()),
-        text: params
-            .q
-            .map(|q| q.trim().to_string())
-            .filter(|q| !q.is_empty()),
-        include_inactive: false,
+        text: trimmed(params.q),
+        ..window.query(true)
     };
     let store = state.store.clone();
-    let mut found = web::block(move || store.read(|c| products::list(c, &query))).await??;
-    let next_cursor = (found.len() > limit).then(|| {
-        found.truncate(limit);
-        encode_cursor(found[limit - 1].id)
-    });
-    let items = found
-        .iter()
-        .map(|p| ProductView::new(p, &state.config.currency))
-        .collect();
-    Ok(HttpResponse::Ok().json(ProductPage { items, next_cursor }))
+    let (found, total) = web::block(move || {
+        store.read(|c| {
+            let found = products::list_filtered(c, &query, &filter)?;
+            Ok((found, products::count_filtered(c, &query, &filter)?))
+        })
+    })
+    .await??;
+    let (items, next_cursor) = window.page(found, &state.config.currency);
+    Ok(HttpResponse::Ok().json(AdminProductPage {
+        items,
+        next_cursor,
+        total,
+        low_stock_threshold: threshold,
+    }))
+}
+
+fn stock_filter(text: &str) -> Result<StockFilter, Problem> {
+    match text {
+        "in" => Ok(StockFilter::InStock),
+        "out" => Ok(StockFilter::OutOfStock),
+        "low" => Ok(StockFilter::Low),
+        _ => Err(Problem::invalid_field("stock", "must be in, out or low")),
+    }
+}
+
+/// Fetch one product by id or handle, published or not (admin).
+#[utoipa::path(get, path = "/api/v1/admin/products/{id}", tag = "admin",
+    params(("id" = String, Path, description = "numeric id or handle")), security(("admin_key" = [])),
+    responses((status = 200, body = ProductView), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn admin_fetch(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let product = find(&state, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(ProductView::new(&product, &state.config.currency)))
 }
 
 /// Unknown query parameters are refused so a typo ("catgory") is not silently ignored.

@@ -14,6 +14,7 @@ pub use json::error_text as json_error_text;
 mod shopify;
 mod woocommerce;
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
@@ -130,6 +131,9 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RowIssue {
     pub line: u64,
+    /// The first offending field, where the row was refused for a field's value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     pub reason: String,
 }
 
@@ -137,8 +141,14 @@ impl RowIssue {
     pub fn new(line: u64, reason: impl Into<String>) -> Self {
         RowIssue {
             line,
+            field: None,
             reason: reason.into(),
         }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 }
 
@@ -190,12 +200,39 @@ impl ImportReport {
     }
 }
 
-/// How far an import has got, for progress bars and UI events.
-#[derive(Debug, Clone, Copy)]
+/// How far an import has got, for progress bars and UI events; reported after
+/// every entry read and every batch written.
+///
+/// An entry is what the file's reader hands over: a product (with all its
+/// variant rows) or a row refused on its own. Every entry ends up created,
+/// updated, unchanged or skipped, so their sum is the entries done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
     pub bytes_read: u64,
     pub total_bytes: Option<u64>,
+    /// Products read so far, written or not.
     pub records: u64,
+    /// Entries in the whole file, when it was counted first (`count_first`, `strict`).
+    pub entries_total: Option<u64>,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+}
+
+impl Progress {
+    /// Entries whose outcome is settled: written (created, updated, unchanged) or skipped.
+    pub fn entries_done(&self) -> u64 {
+        self.created + self.updated + self.unchanged + self.skipped
+    }
+}
+
+/// What the writer has stored so far; shared between the batch writer and progress.
+#[derive(Debug, Clone, Copy, Default)]
+struct Written {
+    created: u64,
+    updated: u64,
+    unchanged: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +247,9 @@ pub enum ImportError {
     WrongLayout { format: Format, reason: String },
     #[error("strict import refused the file, nothing was written: {0}")]
     Strict(RowIssue),
+    /// A layout check stopped reading at the first entry; `check` never returns it.
+    #[error("the read was stopped after the first entry")]
+    Stopped,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -231,6 +271,7 @@ impl Item {
 type Emit<'e> = dyn FnMut(Item) -> Result<(), ImportError> + 'e;
 
 /// Imports `source` into `store`, streaming; see `ImportOptions` for strictness.
+/// `progress` hears after every entry and every batch written.
 pub fn import(
     store: &Store,
     source: Source,
@@ -238,56 +279,145 @@ pub fn import(
     currency: &Currency,
     progress: &dyn Fn(Progress),
 ) -> Result<ImportReport, ImportError> {
+    import_with(store, source, options, currency, progress, false)
+}
+
+/// `import`, after reading the file once without writing, so every progress
+/// report carries the file's total (`Progress::entries_total`) — for progress
+/// bars that show a share rather than a count. Strict imports read twice anyway.
+pub fn import_counted(
+    store: &Store,
+    source: Source,
+    options: &ImportOptions,
+    currency: &Currency,
+    progress: &dyn Fn(Progress),
+) -> Result<ImportReport, ImportError> {
+    import_with(store, source, options, currency, progress, true)
+}
+
+fn import_with(
+    store: &Store,
+    source: Source,
+    options: &ImportOptions,
+    currency: &Currency,
+    progress: &dyn Fn(Progress),
+    count_first: bool,
+) -> Result<ImportReport, ImportError> {
     let format = match options.format {
         Some(format) => format,
         None => detect(source)?,
     };
-    if options.strict {
-        let checked = run(source, format, currency, &mut |_| Ok(()), &|_| {}, true)?;
-        if let Some(first) = checked.errors.first() {
+    let entries_total = if options.strict || count_first {
+        let checked = run(
+            source,
+            format,
+            currency,
+            &mut |_| Ok(()),
+            &|_| {},
+            options.strict,
+        )?;
+        if let Some(first) = checked.report.errors.first()
+            && options.strict
+        {
             return Err(ImportError::Strict(first.clone()));
         }
-    }
-    let mut counts = ImportReport::default();
-    let mut batch: Vec<ProductDraft> = Vec::with_capacity(BATCH_SIZE);
-    let write_batch =
-        |batch: &mut Vec<ProductDraft>, counts: &mut ImportReport| -> Result<(), ImportError> {
-            let outcomes = store.write(|tx| {
-                batch
-                    .iter()
-                    .map(|d| products::upsert(tx, d))
-                    .collect::<Result<Vec<_>, _>>()
-            })?;
-            for outcome in outcomes {
-                match outcome {
-                    Upserted::Created(_) => counts.created += 1,
-                    Upserted::Updated(_) => counts.updated += 1,
-                    Upserted::Unchanged(_) => counts.unchanged += 1,
-                }
+        Some(checked.entries)
+    } else {
+        None
+    };
+    let written = Cell::new(Written::default());
+    let batch_size = batch_size(entries_total);
+    let with_writes = |read: Progress| {
+        let w = written.get();
+        progress(Progress {
+            entries_total,
+            created: w.created,
+            updated: w.updated,
+            unchanged: w.unchanged,
+            ..read
+        })
+    };
+    let mut batch: Vec<ProductDraft> = Vec::with_capacity(batch_size);
+    let write_batch = |batch: &mut Vec<ProductDraft>| -> Result<(), ImportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let outcomes = store.write(|tx| {
+            batch
+                .iter()
+                .map(|d| products::upsert(tx, d))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let mut w = written.get();
+        for outcome in outcomes {
+            match outcome {
+                Upserted::Created(_) => w.created += 1,
+                Upserted::Updated(_) => w.updated += 1,
+                Upserted::Unchanged(_) => w.unchanged += 1,
             }
-            batch.clear();
-            Ok(())
-        };
+        }
+        written.set(w);
+        batch.clear();
+        Ok(())
+    };
     let mut accept = |draft: ProductDraft| -> Result<(), ImportError> {
         batch.push(draft);
-        if batch.len() >= BATCH_SIZE {
-            write_batch(&mut batch, &mut counts)?;
+        if batch.len() >= batch_size {
+            write_batch(&mut batch)?;
         }
         Ok(())
     };
-    let mut report = run(
+    let pass = run(
         source,
         format,
         currency,
         &mut accept,
-        progress,
+        &with_writes,
         options.strict,
     )?;
-    write_batch(&mut batch, &mut counts)?;
-    report.created = counts.created;
-    report.updated = counts.updated;
-    report.unchanged = counts.unchanged;
+    write_batch(&mut batch)?;
+    let mut report = pass.report;
+    let w = written.get();
+    report.created = w.created;
+    report.updated = w.updated;
+    report.unchanged = w.unchanged;
+    with_writes(pass.last);
     Ok(report)
+}
+
+/// Products per transaction. With a known total, about fifty batches, so the
+/// progress of a small file moves in steps a person can see; otherwise (and
+/// never more than) `BATCH_SIZE`.
+fn batch_size(entries_total: Option<u64>) -> usize {
+    entries_total.map_or(BATCH_SIZE, |total| {
+        usize::try_from(total / 50)
+            .unwrap_or(BATCH_SIZE)
+            .clamp(8, BATCH_SIZE)
+    })
+}
+
+/// Detects the format (unless given) and reads up to the first entry, writing
+/// nothing: a file that is not a catalog of that format fails here, at once.
+pub fn check(source: Source, format: Option<Format>) -> Result<Format, ImportError> {
+    let format = match format {
+        Some(format) => format,
+        None => detect(source)?,
+    };
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut stop = |_: Item| -> Result<(), ImportError> { Err(ImportError::Stopped) };
+    match read_with(source, format, &counter, &mut stop) {
+        Ok(_) | Err(ImportError::Stopped) => Ok(format),
+        Err(other) => Err(other),
+    }
+}
+
+/// What one pass over a file found.
+struct Pass {
+    report: ImportReport,
+    /// Entries read: products and rows refused on their own.
+    entries: u64,
+    /// The progress reported last.
+    last: Progress,
 }
 
 /// One pass over the source: validate every record and hand good drafts to `accept`.
@@ -298,7 +428,7 @@ fn run(
     accept: &mut dyn FnMut(ProductDraft) -> Result<(), ImportError>,
     progress: &dyn Fn(Progress),
     stop_at_first_error: bool,
-) -> Result<ImportReport, ImportError> {
+) -> Result<Pass, ImportError> {
     let counter = Arc::new(AtomicU64::new(0));
     let total_bytes = source.len();
     let mut report = ImportReport {
@@ -307,23 +437,30 @@ fn run(
         ..Default::default()
     };
     let mut records = 0u64;
+    let mut entries = 0u64;
+    let now = |records: u64, skipped: u64| Progress {
+        bytes_read: counter.load(Ordering::Relaxed),
+        total_bytes,
+        records,
+        skipped,
+        ..Default::default()
+    };
     let mut emit = |item: Item| -> Result<(), ImportError> {
         match item {
             Item::Record(record) => {
                 records += 1;
+                entries += 1;
                 match ProductDraft::parse(&record.input, currency) {
                     Ok(draft) => accept(draft)?,
                     Err(fields) => report.refuse(describe(&record, &fields)),
                 }
-                if records.is_multiple_of(256) {
-                    progress(Progress {
-                        bytes_read: counter.load(Ordering::Relaxed),
-                        total_bytes,
-                        records,
-                    });
-                }
+                progress(now(records, report.skipped));
             }
-            Item::Refused(issue) => report.refuse(issue),
+            Item::Refused(issue) => {
+                entries += 1;
+                report.refuse(issue);
+                progress(now(records, report.skipped));
+            }
             Item::Warning(issue) => report.warn(issue),
         }
         if stop_at_first_error && report.skipped > 0 {
@@ -331,16 +468,7 @@ fn run(
         }
         Ok(())
     };
-    let read = |emit: &mut Emit| -> Result<u64, ImportError> {
-        match format {
-            Format::Shopify => shopify::read(source.open(&counter)?, emit),
-            Format::Woocommerce => woocommerce::read(|| source.open(&counter), emit),
-            Format::Csv => generic_csv::read(source.open(&counter)?, emit),
-            Format::Json => json::read_array(source.open(&counter)?, emit),
-            Format::Ndjson => json::read_lines(source.open(&counter)?, emit),
-        }
-    };
-    let rows = match read(&mut emit) {
+    let rows = match read_with(source, format, &counter, &mut emit) {
         Err(ImportError::Strict(_)) if stop_at_first_error => records,
         // A break in the middle of a file keeps what came before it, and says where.
         Err(ImportError::Malformed { line, reason }) if !stop_at_first_error && records > 0 => {
@@ -354,12 +482,29 @@ fn run(
         other => other?,
     };
     report.rows = rows;
-    progress(Progress {
-        bytes_read: counter.load(Ordering::Relaxed),
-        total_bytes,
-        records,
-    });
-    Ok(report)
+    let last = now(records, report.skipped);
+    progress(last);
+    Ok(Pass {
+        report,
+        entries,
+        last,
+    })
+}
+
+/// Hands `source` to the reader of `format`; returns the rows it read.
+fn read_with(
+    source: Source,
+    format: Format,
+    counter: &Arc<AtomicU64>,
+    emit: &mut Emit,
+) -> Result<u64, ImportError> {
+    match format {
+        Format::Shopify => shopify::read(source.open(counter)?, emit),
+        Format::Woocommerce => woocommerce::read(|| source.open(counter), emit),
+        Format::Csv => generic_csv::read(source.open(counter)?, emit),
+        Format::Json => json::read_array(source.open(counter)?, emit),
+        Format::Ndjson => json::read_lines(source.open(counter)?, emit),
+    }
 }
 
 /// One line for a refused record, pointing at the variant's own row where there is one.
@@ -381,7 +526,11 @@ fn describe(record: &Record, fields: &[FieldError]) -> RowIssue {
     } else {
         format!("\"{}\": ", name.chars().take(60).collect::<String>())
     };
-    RowIssue::new(line, format!("{label}{}", reasons.join("; ")))
+    let issue = RowIssue::new(line, format!("{label}{}", reasons.join("; ")));
+    match fields.first() {
+        Some(first) => issue.with_field(first.field.clone()),
+        None => issue,
+    }
 }
 
 fn variant_index(field: &str) -> Option<usize> {
