@@ -427,6 +427,31 @@ pub fn recent_alerts(store: &Store, limit: usize) -> Result<Vec<Alert>, StoreErr
     Ok(rows.into_iter().map(Alert::from).collect())
 }
 
+/// A month's remote model spend against the cap, in micro-units of the shop
+/// currency and as six-place decimals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MonthSpend {
+    /// YYYY-MM, UTC.
+    pub month: String,
+    pub spent_micros: u64,
+    pub cap_micros: u64,
+    pub spent: String,
+    pub cap: String,
+}
+
+/// This month's remote spend against `cap_micros` (the dashboard's gauge).
+pub fn month_spend(store: &Store, cap_micros: u64) -> Result<MonthSpend, StoreError> {
+    let month = Periods::of(OffsetDateTime::now_utc()).month;
+    let spent_micros = store.read(|conn| usage::remote_spend(conn, &month))?;
+    Ok(MonthSpend {
+        month,
+        spent_micros,
+        cap_micros,
+        spent: micros_decimal(spent_micros),
+        cap: micros_decimal(cap_micros),
+    })
+}
+
 /// Calls, tokens and cost of a group or of a whole report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UsageFigures {
@@ -975,6 +1000,35 @@ mod tests {
         let recent = recent_alerts(&store, 10).unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[0], open[0], "newest first");
+    }
+
+    #[test]
+    fn the_month_spend_counts_this_months_remote_calls_only() {
+        let (_dir, store) = crate::store::scratch();
+        let budgets = budgets();
+        let now = OffsetDateTime::now_utc();
+        record(
+            &store,
+            &budgets,
+            &remote(700_000),
+            now - time::Duration::days(40),
+        )
+        .unwrap();
+        record(&store, &budgets, &remote(250_000), now).unwrap();
+        record(
+            &store,
+            &budgets,
+            &call(ShopperClass::Guest, "session:1", 10),
+            now,
+        )
+        .unwrap();
+        let spend = month_spend(&store, 1_000_000).unwrap();
+        assert_eq!(spend.month, format_month(now.date()));
+        assert_eq!((spend.spent_micros, spend.cap_micros), (250_000, 1_000_000));
+        assert_eq!(
+            (spend.spent.as_str(), spend.cap.as_str()),
+            ("0.250000", "1.000000")
+        );
     }
 
     #[test]
