@@ -284,7 +284,12 @@ fn shop_with_model_usage() -> tempfile::TempDir {
             subject: format!("session:{}", n % 7),
             tier: if remote { "enterprise" } else { "starter" },
             backend: if remote { "openai" } else { "local" },
-            model: if remote { "gpt-4o-mini" } else { "qwen2.5-0.5b-instruct" }.to_string(),
+            model: if remote {
+                "gpt-4o-mini"
+            } else {
+                "qwen2.5-0.5b-instruct"
+            }
+            .to_string(),
             purpose: "chat",
             input_tokens,
             output_tokens: 40 + (n * 31) % 160,
