@@ -176,7 +176,6 @@ mod tests {
             "the \"best\" loaf",
             "two\nlines",
             "cr\r\nlf",
-            "",
         ];
         let mut csv = Csv::with_header(&["name"]);
         for name in awkward {
@@ -186,6 +185,10 @@ mod tests {
         let rows = parsed(&csv);
         let names: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
         assert_eq!(names, awkward);
+        // An empty cell stays a cell (reports always have several columns).
+        let mut pair = Csv::with_header(&["a", "b"]);
+        pair.row(&[Cell::text(""), Cell::number(1)]);
+        assert_eq!(parsed(&pair)[1], ["", "1"]);
     }
 
     #[test]
