@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, assert_problem};
 use serde_json::Value;
+use shopkeep::assistant::budget::{self, Budgets, CallRecord, ShopperClass};
+use shopkeep::config::{BudgetSettings, TokenBudget};
+use shopkeep::store::{Store, StoreOptions};
+use time::{Duration as Days, OffsetDateTime};
 
 /// The longest the browser suite may take before it counts as hung.
 const SUITE_LIMIT: Duration = Duration::from_secs(600);
@@ -43,6 +47,8 @@ const SCREENSHOTS: &[&str] = &[
     "admin-products",
     "admin-import",
     "admin-product-edit",
+    "admin-usage",
+    "admin-sales",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {
@@ -201,7 +207,7 @@ fn the_storefront_the_widget_and_the_dashboard_work_in_a_real_browser() {
     if let Some(missing) = missing_prerequisite() {
         panic!("the browser suite cannot run: {missing}");
     }
-    let server = TestServer::start();
+    let server = TestServer::start_in(shop_with_model_usage(), &[], &[]);
     server.wait_for_search();
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
@@ -256,4 +262,55 @@ fn the_storefront_the_widget_and_the_dashboard_work_in_a_real_browser() {
         let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "{} was saved ({size} bytes)", file.display());
     }
+}
+
+/// A data directory whose shop made model calls over the last two weeks, so
+/// the usage page has figures to chart: the suite's own chat turns run on
+/// the tier without a model, which records none. Recorded the way the
+/// assistant records them, through `budget::record`.
+fn shop_with_model_usage() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("shopkeep.db"), &StoreOptions::default()).unwrap();
+    let plenty = TokenBudget {
+        daily: 1_000_000,
+        monthly: 10_000_000,
+    };
+    let budgets = Budgets::new(&BudgetSettings {
+        guest: plenty,
+        registered: plenty,
+        premium: plenty,
+        premium_customers: Vec::new(),
+        // The configuration's default cap, so alerts match what the server enforces.
+        monthly_spend_cap_micros: 50_000_000,
+        alert_webhook: false,
+    });
+    let now = OffsetDateTime::now_utc();
+    for n in 0..60u64 {
+        let remote = n % 3 == 0;
+        let input_tokens = 300 + (n * 97) % 700;
+        let call = CallRecord {
+            conversation_id: None,
+            class: [ShopperClass::Guest, ShopperClass::Registered][(n % 2) as usize],
+            subject: format!("session:{}", n % 7),
+            tier: if remote { "enterprise" } else { "starter" },
+            backend: if remote { "openai" } else { "local" },
+            model: if remote {
+                "gpt-4o-mini"
+            } else {
+                "qwen2.5-0.5b-instruct"
+            }
+            .to_string(),
+            purpose: "chat",
+            input_tokens,
+            output_tokens: 40 + (n * 31) % 160,
+            cached_tokens: input_tokens / 3,
+            latency_ms: 200,
+            cost_micros: if remote { 900 + n * 40 } else { 0 },
+            ok: n % 11 != 5,
+        };
+        let at = now - Days::hours((n % 14 * 24 + n % 5) as i64);
+        budget::record(&store, &budgets, &call, at).unwrap();
+    }
+    store.close().unwrap();
+    dir
 }

@@ -1009,6 +1009,39 @@ mod tests {
     }
 
     #[test]
+    fn the_month_spend_counts_this_months_remote_calls_only() {
+        let (_dir, store) = crate::store::scratch();
+        let budgets = budgets();
+        let now = OffsetDateTime::now_utc();
+        record(
+            &store,
+            &budgets,
+            &remote(700_000),
+            now - time::Duration::days(40),
+        )
+        .unwrap();
+        record(&store, &budgets, &remote(250_000), now).unwrap();
+        record(
+            &store,
+            &budgets,
+            &call(ShopperClass::Guest, "session:1", 10),
+            now,
+        )
+        .unwrap();
+        let budgets = Budgets {
+            spend_cap_micros: 1_000_000,
+            ..budgets
+        };
+        let spend = store.read(|conn| month_spend(conn, &budgets, now)).unwrap();
+        assert_eq!(spend.month, format_month(now.date()));
+        assert_eq!((spend.spent_micros, spend.cap_micros), (250_000, 1_000_000));
+        assert_eq!(
+            (spend.spent.as_str(), spend.cap.as_str()),
+            ("0.250000", "1.000000")
+        );
+    }
+
+    #[test]
     fn failed_calls_count_their_tokens_and_aggregates_match_the_call_log() {
         let (_dir, store) = crate::store::scratch();
         let budgets = budgets();

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod auth;
 pub mod cart;
 pub mod chat;
+pub mod csv;
 pub mod dashboard;
 pub mod health;
 pub mod json;
