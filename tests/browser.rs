@@ -33,6 +33,9 @@ const SCREENSHOTS: &[&str] = &[
     "chat",
     "chat-confirmation",
     "chat-phone",
+    "admin-settings",
+    "widget",
+    "widget-chat",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     account, admin, analytics, assets, cart, chat, dashboard, health, orders, products, profile,
-    recommendations, search, usage, vouchers, webhooks,
+    recommendations, search, settings, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,7 @@ use super::{
         chat::chat, chat::my_conversation, chat::live_events,
         chat::list_conversations, chat::transcript, chat::take_over, chat::release, chat::admin_message,
         chat::show_faq, chat::replace_faq,
+        settings::show, settings::replace, settings::change, settings::upload_logo, settings::remove_logo,
         usage::usage_report, usage::usage_alerts,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
         dashboard::login, dashboard::logout, dashboard::session,
