@@ -137,7 +137,13 @@ fn every_bad_field_is_named_and_nothing_is_saved() {
     let reason = problem["errors"][2]["reason"].as_str().unwrap();
     assert!(reason.contains("contrast"), "{reason}");
     let unknown = assert_problem(patch(&server, json!({"shop_colour": "#000000"})), 422);
-    assert!(unknown["errors"][0]["reason"].as_str().unwrap().contains("shop_colour"), "{unknown}");
+    assert!(
+        unknown["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("shop_colour"),
+        "{unknown}"
+    );
     assert_eq!(server.get_json("/api/v1/shop")["name"], "Corner Larder");
     let anonymous = server
         .client

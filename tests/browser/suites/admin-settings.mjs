@@ -93,8 +93,8 @@ await check('an admin edits the settings and the storefront and chat follow at o
     await hooks.getByRole('button', { name: 'Add endpoint' }).click();
     const secret = hooks.locator('code.secret');
     assert.match(await secret.textContent(), /^whsec_/);
-    await hooks.getByRole('cell', { name: 'https://hooks.example/harbour-crumb' }).waitFor();
-    assert.match(await hooks.getByRole('row', { name: /hooks\.example/ }).textContent(), /order\.created, stock\.low/);
+    await hooks.getByRole('cell', { name: 'https://hooks.example/harbour-crumb', exact: true }).waitFor();
+    assert.match(await hooks.getByRole('row', { name: /hooks\.example/ }).first().textContent(), /order\.created, stock\.low/);
 
     const widget = section(page, 'Chat widget');
     await widget.getByLabel('Allowed origins, one per line').fill(BLOG);
