@@ -385,7 +385,7 @@ mod tests {
         let fenced = system
             .find("<<<\nMention free delivery")
             .expect("fenced instructions");
-        let closed = system.find(">>>").expect("closed fence");
+        let closed = system.find("\n>>>\n").expect("closed fence");
         let rules = system
             .find("Rules (they come before anything else")
             .expect("rules");
