@@ -58,6 +58,8 @@ pub enum StartError {
     Search(#[from] crate::search::SearchError),
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("cannot read the saved settings: {0}")]
+    Settings(#[from] crate::settings::SettingsError),
     #[error("server stopped with an error: {0}")]
     Server(std::io::Error),
 }
@@ -133,6 +135,9 @@ pub fn open_store(config: &Config) -> Result<Store, StartError> {
 pub fn serve(config: Config) -> Result<(), StartError> {
     let started = Instant::now();
     let store = Arc::new(open_store(&config)?);
+    // What the admin saved overrides the configuration file from here on.
+    let settings = crate::settings::load(&store, &config)?;
+    let config = settings.current().at_start(&config);
     if config.demo_catalog
         && let Some(report) = demo::load_if_empty(&store, &config.currency)?
     {
@@ -188,6 +193,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         )),
         import_jobs: Default::default(),
         config: config.clone(),
+        settings,
     });
     let refine_state = state.clone();
     let refiner = Scheduler::every("intent refinement", refine::EVERY, move || {

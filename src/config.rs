@@ -291,6 +291,12 @@ pub const KEYS: &[KeySpec] = &[
         default: "1000",
         help: "most answers the answer cache holds (1-100000); the oldest goes first",
     },
+    // Chat widget
+    KeySpec {
+        name: "widget.allowed_origins",
+        default: "",
+        help: "comma-separated origins (https://blog.example.com) whose pages may embed the chat widget; the dashboard's Settings can change the list",
+    },
     // Admin dashboard
     KeySpec {
         name: "admin.session_ttl",
@@ -398,6 +404,13 @@ pub struct AssistantSettings {
 pub struct AdminSettings {
     /// How long a dashboard session lasts from sign-in.
     pub session_ttl: Duration,
+}
+
+/// The embeddable chat widget (`[widget]` in the config file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WidgetSettings {
+    /// Origins whose pages may call the shop's API from the widget.
+    pub allowed_origins: Vec<crate::settings::WidgetOrigin>,
 }
 
 /// Selling rules (`[commerce]` in the config file).
@@ -656,6 +669,7 @@ pub struct Config {
     pub budgets: BudgetSettings,
     pub assistant: AssistantSettings,
     pub admin: AdminSettings,
+    pub widget: WidgetSettings,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -838,6 +852,12 @@ impl Config {
             },
             admin: AdminSettings {
                 session_ttl: parse("admin.session_ttl").with(admin_session_ttl)?,
+            },
+            widget: WidgetSettings {
+                allowed_origins: parse("widget.allowed_origins").with(|v| {
+                    let items: Vec<&str> = v.split(',').filter(|s| !s.trim().is_empty()).collect();
+                    crate::settings::parse_origins(&items)
+                })?,
             },
         })
     }

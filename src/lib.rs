@@ -13,6 +13,7 @@
 //! - [`access`]: admin API keys.
 //! - [`admin_auth`]: the dashboard's password, sessions, CSRF tokens and lockouts.
 //! - [`ops`]: metrics and readiness.
+//! - [`settings`]: the shop's runtime settings (name, tax, brand, assistant voice, widget origins).
 //! - [`search`]: keyword and semantic product search.
 //! - [`llm`]: local language models, the model manager and sampling.
 //! - [`web`]: the actix-web HTTP API.
@@ -31,5 +32,6 @@ pub mod llm;
 pub mod ops;
 pub mod search;
 pub mod session_token;
+pub mod settings;
 pub mod store;
 pub mod web;

@@ -49,6 +49,9 @@ const SCREENSHOTS: &[&str] = &[
     "admin-product-edit",
     "admin-usage",
     "admin-sales",
+    "admin-settings",
+    "widget",
+    "widget-chat",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {

@@ -168,6 +168,8 @@ pub struct Turn<'a> {
     pub confidence: f32,
     pub slots: slots::Slots,
     pub shop_name: &'a str,
+    /// The tone and instructions the shop chose for its assistant.
+    pub voice: prompt::Voice<'a>,
 }
 
 impl Turn<'_> {
@@ -185,6 +187,7 @@ impl Turn<'_> {
 pub struct Assistant<'a> {
     pub shop: Shop<'a>,
     pub shop_name: &'a str,
+    pub voice: prompt::Voice<'a>,
     pub live: &'a Live,
     pub backends: &'a Backends,
     /// Woken when a budget alert went out as a webhook.
@@ -215,11 +218,17 @@ impl<'a> Assistant<'a> {
                 payments: services.payments,
             },
             shop_name: &config.shop_name,
+            voice: prompt::Voice::default(),
             live: services.live,
             backends: services.backends,
             webhooks: services.webhooks,
             answers: services.answers,
         }
+    }
+
+    /// The assistant speaking in `voice` (the shop's tone and instructions).
+    pub fn with_voice(self, voice: prompt::Voice<'a>) -> Assistant<'a> {
+        Assistant { voice, ..self }
     }
 
     /// Answers one shopper message.
@@ -288,6 +297,7 @@ impl<'a> Assistant<'a> {
             confidence: classified.confidence,
             slots: slots::extract(message, self.shop.currency.exponent()),
             shop_name: self.shop_name,
+            voice: self.voice,
         };
         let mut memory = WorkingMemory::from_json(&conversation.state);
         let summarize = |notes: &str| self.summarize(shopper, &conversation.id, notes);

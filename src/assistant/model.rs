@@ -176,7 +176,7 @@ pub fn remote(
     let specs = super::tools::specs();
     let mut messages = vec![ChatMessage::new(
         Role::System,
-        prompt::remote_system(ctx.turn.shop_name, ctx.history, memory),
+        prompt::remote_system(ctx.turn.shop_name, ctx.turn.voice, ctx.history, memory),
     )];
     messages.extend(prompt::conversation(ctx.history));
     let mut run = RemoteRun {

@@ -20,6 +20,7 @@ pub mod profiles;
 pub mod recommendations;
 pub mod search;
 pub mod sessions;
+pub mod settings;
 pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_usage.sql"),
     include_str!("migrations/0011_content_version.sql"),
     include_str!("migrations/0012_admin_users.sql"),
+    include_str!("migrations/0014_shop_settings.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -190,6 +190,19 @@ pub struct ShopInfo {
     pub max_line_quantity: i64,
     /// The ways to pay a checkout may name in `payment_method`.
     pub payment_methods: Vec<PaymentMethod>,
+    /// The shop's colours and logo, from its settings.
+    pub brand: BrandInfo,
+}
+
+/// The storefront's palette and logo.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrandInfo {
+    /// `#rrggbb` behind white text: header, buttons, links.
+    pub primary: String,
+    /// `#rrggbb` behind dark text: highlights.
+    pub accent: String,
+    /// Where the logo is (a new logo gets a new URL), or null for none.
+    pub logo_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -198,7 +211,7 @@ pub struct PaymentMethod {
     pub description: &'static str,
 }
 
-/// The shop's name, currency, tax and ways to pay, for the storefront.
+/// The shop's name, currency, tax, ways to pay, colours and logo, for the storefront.
 #[utoipa::path(get, path = "/api/v1/shop", tag = "catalog",
     responses((status = 200, body = ShopInfo)))]
 pub async fn shop(state: web::Data<AppState>) -> HttpResponse {
@@ -206,6 +219,7 @@ pub async fn shop(state: web::Data<AppState>) -> HttpResponse {
 }
 
 fn shop_info(state: &AppState) -> ShopInfo {
+    let settings = state.settings.current();
     let commerce = &state.config.commerce;
     let payment_methods = state
         .payments
@@ -218,13 +232,18 @@ fn shop_info(state: &AppState) -> ShopInfo {
         })
         .collect();
     ShopInfo {
-        name: state.config.shop_name.clone(),
+        name: settings.shop_name.as_str().to_string(),
         currency: state.config.currency.code(),
         currency_exponent: state.config.currency.exponent(),
-        tax_rate_percent: f64::from(commerce.tax_rate_basis_points) / 100.0,
-        tax_inclusive: commerce.tax_inclusive,
+        tax_rate_percent: f64::from(settings.tax_rate_basis_points) / 100.0,
+        tax_inclusive: settings.tax_inclusive,
         max_line_quantity: commerce.max_line_quantity,
         payment_methods,
+        brand: BrandInfo {
+            primary: settings.brand_primary.to_string(),
+            accent: settings.brand_accent.to_string(),
+            logo_url: settings.logo.as_ref().map(|logo| logo.url()),
+        },
     }
 }
 

@@ -174,7 +174,7 @@ pub async fn show(
         cart::view(
             &state.store,
             shopper.0,
-            &state.config.commerce,
+            &state.commerce(),
             &state.config.currency,
         )
     })
@@ -225,7 +225,7 @@ pub async fn add_item(
             &state.store,
             shopper.0,
             line,
-            &state.config.commerce,
+            &state.commerce(),
             &state.config.currency,
         )
     })
@@ -254,7 +254,7 @@ pub async fn update_item(
             shopper.0,
             item_id,
             body.quantity,
-            &state.config.commerce,
+            &state.commerce(),
             &state.config.currency,
         )
     })
@@ -274,7 +274,7 @@ pub async fn remove_item(
             &state.store,
             shopper.0,
             item_id,
-            &state.config.commerce,
+            &state.commerce(),
             &state.config.currency,
         )
     })
@@ -300,7 +300,7 @@ pub async fn apply_voucher(
             &state.store,
             shopper.0,
             &body.code,
-            &state.config.commerce,
+            &state.commerce(),
             &state.config.currency,
         )
     })
@@ -317,7 +317,7 @@ pub async fn remove_voucher(
         cart::remove_voucher(
             &state.store,
             shopper.0,
-            &state.config.commerce,
+            &state.commerce(),
             &state.config.currency,
         )
     })
@@ -394,7 +394,7 @@ pub async fn place_order(
     let waker = state.webhooks.clone();
     let placed = web::block(move || {
         let context = CheckoutContext {
-            settings: &state.config.commerce,
+            settings: &state.commerce(),
             currency: &state.config.currency,
             payments: &state.payments,
         };

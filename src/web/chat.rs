@@ -20,9 +20,11 @@ use super::json::parse_body;
 use super::problem::Problem;
 use super::shopper::CurrentShopper;
 use crate::assistant::live::LiveEvent;
+use crate::assistant::prompt::Voice;
 use crate::assistant::{self, Assistant, AssistantError, Services, TurnEvent, TurnReply};
 use crate::catalog::FieldError;
 use crate::commerce::Shopper;
+use crate::config::Config;
 use crate::store::conversations::{self, ConversationRow, MessageRow};
 use crate::store::{faq, now_utc};
 
@@ -89,7 +91,12 @@ async fn run_turn(
     mut on_event: impl FnMut(&AppState, TurnEvent) + Send + 'static,
 ) -> Result<Result<TurnReply, AssistantError>, Problem> {
     Ok(web::block(move || {
-        let assistant = assistant_for(&state);
+        let settings = state.settings.current();
+        let config = settings.over_running(&state.config);
+        let assistant = assistant_for(&state, &config).with_voice(Voice {
+            tone: settings.assistant_tone.guidance(),
+            instructions: settings.assistant_instructions.as_str(),
+        });
         assistant.turn(
             shopper,
             body.conversation_id.as_deref(),
@@ -100,10 +107,11 @@ async fn run_turn(
     .await?)
 }
 
-fn assistant_for(state: &AppState) -> Assistant<'_> {
+/// The assistant of `state`'s shop as `config` (the running settings) describes it.
+fn assistant_for<'a>(state: &'a AppState, config: &'a Config) -> Assistant<'a> {
     Assistant::new(
         &state.store,
-        &state.config,
+        config,
         Services {
             search: &state.search,
             payments: &state.payments,
@@ -266,10 +274,11 @@ pub async fn my_conversation(
     let id = path.into_inner();
     let after = query.after;
     let state2 = state.clone();
-    let (conversation, messages) =
-        web::block(move || assistant_for(&state2).messages(shopper.0, &id, after, MAX_HISTORY))
-            .await?
-            .map_err(assistant_problem)?;
+    let (conversation, messages) = web::block(move || {
+        assistant_for(&state2, &state2.config).messages(shopper.0, &id, after, MAX_HISTORY)
+    })
+    .await?
+    .map_err(assistant_problem)?;
     Ok(HttpResponse::Ok().json(json!({
         "id": conversation.id,
         "created_at": conversation.created_at,
@@ -294,7 +303,8 @@ pub async fn live_events(
     let state2 = state.clone();
     let lookup = id.clone();
     let found =
-        web::block(move || assistant_for(&state2).conversation(shopper.0, &lookup)).await??;
+        web::block(move || assistant_for(&state2, &state2.config).conversation(shopper.0, &lookup))
+            .await??;
     if found.is_none() {
         return Err(Problem::not_found(format!("there is no conversation {id}")));
     }

@@ -306,7 +306,7 @@ async fn login_page_html(
     render(
         "login.html",
         minijinja::context! {
-            shop_name => state.config.shop_name,
+            shop_name => state.settings.current().shop_name.as_str(),
             password_set,
             message,
             user,
@@ -350,7 +350,7 @@ fn render_page(
     let body = render(
         "app.html",
         minijinja::context! {
-            shop_name => state.config.shop_name,
+            shop_name => state.settings.current().shop_name.as_str(),
             user => signed_in.session.user,
             csrf_token => signed_in.csrf_token(),
             page => page.slug,

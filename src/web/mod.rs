@@ -25,10 +25,12 @@ pub mod products;
 pub mod profile;
 pub mod recommendations;
 pub mod search;
+pub mod settings;
 pub mod shopper;
 pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
+pub mod widget;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -69,6 +71,20 @@ pub struct AppState {
     pub answers: std::sync::Arc<crate::assistant::cache::AnswerCache>,
     /// Catalog imports running in the background, and the last ones done.
     pub import_jobs: Arc<crate::catalog::jobs::ImportJobs>,
+    /// The shop's settings as saved from the dashboard, over `config`'s defaults.
+    pub settings: crate::settings::LiveSettings,
+}
+
+impl AppState {
+    /// The selling rules in force now: the configuration's, with the saved tax.
+    pub fn commerce(&self) -> crate::config::CommerceSettings {
+        self.settings.current().commerce_over(&self.config.commerce)
+    }
+
+    /// The configuration as the saved settings change it while running (name and tax).
+    pub fn running_config(&self) -> Config {
+        self.settings.current().over_running(&self.config)
+    }
 }
 
 /// Registers every route and middleware on an app; used by the server and by tests.
@@ -82,6 +98,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             }))
             .configure(health::routes)
             .configure(assets::routes)
+            .configure(widget::routes)
+            .configure(settings::media_routes)
             .route("/api/openapi.json", web::get().to(openapi::openapi_json))
             .configure(dashboard::routes)
             .service(web::scope("/v1").configure(openai::routes))
@@ -100,7 +118,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(analytics::routes)
                     .configure(chat::routes)
                     .configure(usage::routes)
-                    .configure(overview::routes),
+                    .configure(overview::routes)
+                    .configure(settings::routes),
             );
     }
 }
@@ -123,6 +142,7 @@ pub fn app(
         .wrap(from_fn(auth::form_csrf))
         .wrap(from_fn(shopper::session_cookie))
         .wrap(from_fn(problem::normalize))
+        .wrap(from_fn(widget::cors))
         .wrap(Compress::default())
         .wrap(from_fn(observe::observe))
 }

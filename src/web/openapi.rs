@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     account, admin, analytics, assets, cart, chat, dashboard, health, orders, overview, products,
-    profile, recommendations, search, usage, vouchers, webhooks,
+    profile, recommendations, search, settings, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use super::{
         chat::chat, chat::my_conversation, chat::live_events,
         chat::list_conversations, chat::transcript, chat::take_over, chat::release, chat::admin_message,
         chat::show_faq, chat::replace_faq,
+        settings::show, settings::replace, settings::change, settings::upload_logo, settings::remove_logo,
         usage::usage_report, usage::usage_alerts,
         overview::overview,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,

@@ -4,6 +4,9 @@
 // cards, the cart, the checkout confirmation and a person joining show up in
 // the conversation. The conversation id stays in localStorage, so the history
 // comes back after a reload. Everything said is rendered as text, never markup.
+// On the shop's own pages the session is the shop's cookie; on another site
+// (the widget) it is a token the shop issues in `X-Session-Id`, kept in that
+// site's localStorage and sent back as a header, with no cookies across sites.
 //
 // To the page it dispatches (bubbling, composed):
 //   shopkeep:cart  detail = the cart as GET /api/v1/cart returns it, or null: reload it
@@ -90,6 +93,39 @@ async function readEvents(body, onEvent) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The part of EventSource used here, over fetch(): a stream that must carry a
+ * header, which EventSource cannot send. Reconnects after a drop, like it.
+ */
+class HeaderEventSource extends EventTarget {
+  #stop = new AbortController();
+
+  constructor(open) {
+    super();
+    this.#run(open);
+  }
+
+  async #run(open) {
+    while (!this.#stop.signal.aborted) {
+      try {
+        const response = await open(this.#stop.signal);
+        if (response.status === 404) return;
+        if (response.ok) {
+          this.dispatchEvent(new Event('open'));
+          await readEvents(response.body, (name, data) => this.dispatchEvent(new MessageEvent(name, { data: JSON.stringify(data) })));
+        }
+      } catch {
+        // Dropped or offline: try again below.
+      }
+      await sleep(3000);
+    }
+  }
+
+  close() {
+    this.#stop.abort();
+  }
+}
+
 /** Resolves when the browser is online again, or after `ms`, whichever is first. */
 function networkOrTimeout(ms) {
   return new Promise((resolve) => {
@@ -112,12 +148,16 @@ class ShopkeepChat extends HTMLElement {
   #historyLoaded = false;
   #speak = false;
   #recognition = null;
+  #crossSite = false;
+  #tokenKey = '';
 
   connectedCallback() {
     if (this.shadowRoot) return;
     // The server that served this script answers the API (the storefront, or
     // the shop behind a widget on another site).
     this.#base = new URL(this.getAttribute('api') || new URL('../../', import.meta.url).href, location.href);
+    this.#crossSite = this.#base.origin !== location.origin;
+    this.#tokenKey = `shopkeep.session@${this.#base.origin}`;
     this.#conversation = localStorage.getItem(STORAGE_KEY);
     this.#speak = localStorage.getItem(SPEAK_KEY) === 'on';
     this.#build();
@@ -131,6 +171,24 @@ class ShopkeepChat extends HTMLElement {
 
   #url(path) {
     return new URL(path, this.#base).href;
+  }
+
+  /** The session header on another site (the widget's token), else nothing: the cookie goes. */
+  #sessionHeaders(headers = {}) {
+    const token = this.#crossSite ? localStorage.getItem(this.#tokenKey) : null;
+    return token ? { ...headers, 'x-session-id': token } : headers;
+  }
+
+  /** fetch() to the shop in this shopper's session; keeps a token the shop issues. */
+  async #fetch(path, init = {}) {
+    const response = await fetch(this.#url(path), {
+      ...init,
+      headers: this.#sessionHeaders(init.headers),
+      credentials: this.#crossSite ? 'omit' : 'include',
+    });
+    const issued = response.headers.get('x-session-id');
+    if (this.#crossSite && issued) localStorage.setItem(this.#tokenKey, issued);
+    return response;
   }
 
   #build() {
@@ -279,9 +337,8 @@ class ShopkeepChat extends HTMLElement {
     for (let attempt = 0; ; attempt++) {
       let response;
       try {
-        response = await fetch(this.#url('api/v1/chat'), {
+        response = await this.#fetch('api/v1/chat', {
           method: 'POST',
-          credentials: 'include',
           headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
           body: JSON.stringify({ message: text, conversation_id: this.#conversation ?? undefined }),
         });
@@ -399,8 +456,8 @@ class ShopkeepChat extends HTMLElement {
       add.disabled = true;
       status.textContent = '';
       try {
-        const response = await fetch(this.#url('api/v1/cart/items'), {
-          method: 'POST', credentials: 'include',
+        const response = await this.#fetch('api/v1/cart/items', {
+          method: 'POST',
           headers: { 'content-type': 'application/json', accept: 'application/json' },
           body: JSON.stringify({ product_id: product.id, quantity: 1 }),
         });
@@ -444,8 +501,8 @@ class ShopkeepChat extends HTMLElement {
   }
 
   async #fetchHistory(after) {
-    const url = this.#url(`api/v1/conversations/${encodeURIComponent(this.#conversation)}${after ? `?after=${after}` : ''}`);
-    const response = await fetch(url, { credentials: 'include', headers: { accept: 'application/json' } });
+    const path = `api/v1/conversations/${encodeURIComponent(this.#conversation)}${after ? `?after=${after}` : ''}`;
+    const response = await this.#fetch(path, { headers: { accept: 'application/json' } });
     if (response.status === 404) {
       this.#forget();
       throw new Error('no such conversation');
@@ -480,7 +537,10 @@ class ShopkeepChat extends HTMLElement {
   /** Keeps a stream open for a person from the shop joining and writing. */
   #listenLive() {
     if (this.#live || !this.#conversation || typeof EventSource === 'undefined') return;
-    const live = new EventSource(this.#url(`api/v1/conversations/${encodeURIComponent(this.#conversation)}/events`), { withCredentials: true });
+    const url = this.#url(`api/v1/conversations/${encodeURIComponent(this.#conversation)}/events`);
+    const live = this.#crossSite
+      ? new HeaderEventSource((signal) => fetch(url, { signal, credentials: 'omit', headers: this.#sessionHeaders({ accept: 'text/event-stream' }) }))
+      : new EventSource(url, { withCredentials: true });
     this.#live = live;
     live.addEventListener('open', () => {
       // After a reconnect, pick up what the shop said meanwhile.
