@@ -291,6 +291,27 @@ pub const KEYS: &[KeySpec] = &[
         default: "1000",
         help: "most answers the answer cache holds (1-100000); the oldest goes first",
     },
+    // Backups
+    KeySpec {
+        name: "backup.schedule",
+        default: "daily",
+        help: "daily takes a backup into <data_dir>/backups every day at backup.at; off takes none (`shopkeep backup` still works)",
+    },
+    KeySpec {
+        name: "backup.at",
+        default: "02:30",
+        help: "UTC time of day (HH:MM) the daily backup runs",
+    },
+    KeySpec {
+        name: "backup.keep_daily",
+        default: "7",
+        help: "scheduled backups kept from the most recent days, one per day (0-1000)",
+    },
+    KeySpec {
+        name: "backup.keep_weekly",
+        default: "4",
+        help: "scheduled backups kept from the most recent weeks, one per ISO week, beyond the daily ones (0-1000)",
+    },
     // Admin dashboard
     KeySpec {
         name: "admin.session_ttl",
@@ -398,6 +419,17 @@ pub struct AssistantSettings {
 pub struct AdminSettings {
     /// How long a dashboard session lasts from sign-in.
     pub session_ttl: Duration,
+}
+
+/// Scheduled backups and their retention (`[backup]` in the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Whether a backup is taken every day.
+    pub daily: bool,
+    /// (hour, minute) UTC of the daily backup.
+    pub at: (u8, u8),
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
 }
 
 /// Selling rules (`[commerce]` in the config file).
@@ -656,6 +688,9 @@ pub struct Config {
     pub budgets: BudgetSettings,
     pub assistant: AssistantSettings,
     pub admin: AdminSettings,
+    pub backup: BackupSettings,
+    /// The TOML file the configuration was read from, if any (backups carry a copy).
+    pub config_file: Option<PathBuf>,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -720,7 +755,9 @@ impl Config {
         for (key, value, flag) in &overrides.values {
             values.insert(key, (value.clone(), Origin::Flag(flag.to_string())));
         }
-        Self::from_values(values)
+        let mut config = Self::from_values(values)?;
+        config.config_file = config_file;
+        Ok(config)
     }
 
     fn from_values(
@@ -839,6 +876,17 @@ impl Config {
             admin: AdminSettings {
                 session_ttl: parse("admin.session_ttl").with(admin_session_ttl)?,
             },
+            backup: BackupSettings {
+                daily: parse("backup.schedule").with(|v| match v.trim().to_lowercase().as_str() {
+                    "daily" => Ok(true),
+                    "off" => Ok(false),
+                    _ => Err("expected daily or off".into()),
+                })?,
+                at: parse("backup.at").with(time_of_day)?,
+                keep_daily: parse("backup.keep_daily").with(|v| number(v, 0, 1000))?,
+                keep_weekly: parse("backup.keep_weekly").with(|v| number(v, 0, 1000))?,
+            },
+            config_file: None,
         })
     }
 
@@ -861,6 +909,11 @@ impl Config {
 
     pub fn index_dir(&self) -> PathBuf {
         self.data_dir.join("index")
+    }
+
+    /// Where backups are written and listed: `<data_dir>/backups`.
+    pub fn backups_dir(&self) -> PathBuf {
+        self.data_dir.join("backups")
     }
 
     pub fn admin_key_path(&self) -> PathBuf {

@@ -24,6 +24,7 @@ pub mod profile;
 pub mod recommendations;
 pub mod search;
 pub mod shopper;
+pub mod system;
 pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
@@ -95,7 +96,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(profile::routes)
                     .configure(analytics::routes)
                     .configure(chat::routes)
-                    .configure(usage::routes),
+                    .configure(usage::routes)
+                    .configure(system::routes),
             );
     }
 }

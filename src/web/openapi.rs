@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     account, admin, analytics, assets, cart, chat, dashboard, health, orders, products, profile,
-    recommendations, search, usage, vouchers, webhooks,
+    recommendations, search, system, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -35,6 +35,8 @@ use super::{
         chat::show_faq, chat::replace_faq,
         usage::usage_report, usage::usage_alerts,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
+        system::system_report, system::list_backups, system::create_backup, system::download_backup,
+        system::upload_backup, system::restore_backup,
         dashboard::login, dashboard::logout, dashboard::session,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
