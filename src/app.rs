@@ -57,7 +57,9 @@ pub enum StartError {
     Search(#[from] crate::search::SearchError),
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
-    #[error("{0}: one server per data directory (stop the other, or give this one its own --data-dir)")]
+    #[error(
+        "{0}: one server per data directory (stop the other, or give this one its own --data-dir)"
+    )]
     Locked(#[from] crate::ops::instance::LockError),
     #[error("server stopped with an error: {0}")]
     Server(std::io::Error),

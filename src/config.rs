@@ -877,10 +877,12 @@ impl Config {
                 session_ttl: parse("admin.session_ttl").with(admin_session_ttl)?,
             },
             backup: BackupSettings {
-                daily: parse("backup.schedule").with(|v| match v.trim().to_lowercase().as_str() {
-                    "daily" => Ok(true),
-                    "off" => Ok(false),
-                    _ => Err("expected daily or off".into()),
+                daily: parse("backup.schedule").with(|v| {
+                    match v.trim().to_lowercase().as_str() {
+                        "daily" => Ok(true),
+                        "off" => Ok(false),
+                        _ => Err("expected daily or off".into()),
+                    }
                 })?,
                 at: parse("backup.at").with(time_of_day)?,
                 keep_daily: parse("backup.keep_daily").with(|v| number(v, 0, 1000))?,

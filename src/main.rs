@@ -520,9 +520,7 @@ fn restore_backup(config: &Config, file: &std::path::Path, force: bool) -> Resul
     );
     println!("the replaced database is kept as {}", report.before_restore);
     if let Some(config_copy) = &report.restored_config {
-        println!(
-            "the backup's config file is at {config_copy}; the active one was left as it is"
-        );
+        println!("the backup's config file is at {config_copy}; the active one was left as it is");
     }
     println!("search index: {}", report.search_index);
     Ok(())

@@ -102,7 +102,12 @@ fn write_tar(out: &File, manifest: &Manifest, payload: &[(&str, PathBuf)]) -> io
     encoder.include_checksum(true)?;
     let mut tar = tar::Builder::new(encoder);
     let manifest_json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
-    append(&mut tar, MANIFEST, manifest_json.len() as u64, &manifest_json[..])?;
+    append(
+        &mut tar,
+        MANIFEST,
+        manifest_json.len() as u64,
+        &manifest_json[..],
+    )?;
     for (name, path) in payload {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
@@ -136,9 +141,11 @@ pub(crate) fn sync_dir(folder: &Path) {
 
 /// SHA-256 of a file, hex.
 pub fn file_sha256(path: &Path) -> Result<String, BackupError> {
-    let mut file = File::open(path).map_err(BackupError::io(format!("cannot read {}", path.display())))?;
+    let mut file =
+        File::open(path).map_err(BackupError::io(format!("cannot read {}", path.display())))?;
     let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).map_err(BackupError::io(format!("cannot read {}", path.display())))?;
+    io::copy(&mut file, &mut hasher)
+        .map_err(BackupError::io(format!("cannot read {}", path.display())))?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -255,7 +262,9 @@ pub fn verify(archive: &Path, data_dir: &Path) -> Result<Verified, BackupError> 
             .find(|f| f.name == name && PAYLOAD.contains(&f.name.as_str()))
             .ok_or_else(|| BackupError::Damaged(format!("{name} is not listed in its manifest")))?;
         if !seen.insert(name.clone()) || entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(BackupError::Damaged(format!("{name} appears twice or is not a file")));
+            return Err(BackupError::Damaged(format!(
+                "{name} appears twice or is not a file"
+            )));
         }
         unpack_checked(entry, expected, &dir.path().join(&name))?;
     }
@@ -295,8 +304,11 @@ fn unpack_checked<R: Read>(
         hasher: Sha256::new(),
         bytes: 0,
     };
-    io::copy(&mut entry.take(expected.bytes.saturating_add(1)), &mut writer)
-        .map_err(damaged(&format!("{name} is cut short or corrupted")))?;
+    io::copy(
+        &mut entry.take(expected.bytes.saturating_add(1)),
+        &mut writer,
+    )
+    .map_err(damaged(&format!("{name} is cut short or corrupted")))?;
     writer
         .inner
         .flush()

@@ -148,7 +148,12 @@ pub fn validate_name(name: &str) -> Result<&str, BackupError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     let stem_len = name.len().saturating_sub(EXTENSION.len());
-    if !plain || name.starts_with('.') || !name.ends_with(EXTENSION) || stem_len == 0 || name.len() > 120 {
+    if !plain
+        || name.starts_with('.')
+        || !name.ends_with(EXTENSION)
+        || stem_len == 0
+        || name.len() > 120
+    {
         return Err(BackupError::BadName(name.to_string()));
     }
     Ok(name)
@@ -255,7 +260,9 @@ pub(crate) fn scratch_dir(data_dir: &Path) -> Result<tempfile::TempDir, BackupEr
     tempfile::Builder::new()
         .prefix(".backup-work-")
         .tempdir_in(data_dir)
-        .map_err(BackupError::io("cannot create a scratch folder in the data directory"))
+        .map_err(BackupError::io(
+            "cannot create a scratch folder in the data directory",
+        ))
 }
 
 /// Every backup in the backups folder, newest first.
@@ -264,7 +271,11 @@ pub fn list(config: &Config) -> Result<Vec<BackupInfo>, BackupError> {
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(BackupError::io(format!("cannot read {}", dir.display()))(error)),
+        Err(error) => {
+            return Err(BackupError::io(format!("cannot read {}", dir.display()))(
+                error,
+            ));
+        }
     };
     let mut backups = Vec::new();
     for entry in entries.flatten() {
@@ -281,12 +292,16 @@ pub fn list(config: &Config) -> Result<Vec<BackupInfo>, BackupError> {
     Ok(backups)
 }
 
-fn info_from(path: &Path, manifest: Result<Manifest, BackupError>) -> Result<BackupInfo, BackupError> {
+fn info_from(
+    path: &Path,
+    manifest: Result<Manifest, BackupError>,
+) -> Result<BackupInfo, BackupError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let meta = fs::metadata(path).map_err(BackupError::io(format!("cannot read {}", path.display())))?;
+    let meta =
+        fs::metadata(path).map_err(BackupError::io(format!("cannot read {}", path.display())))?;
     let kind = if name.starts_with("upload-") {
         "uploaded"
     } else if name.trim_end_matches(EXTENSION).contains(SCHEDULED_SUFFIX) {
@@ -298,7 +313,8 @@ fn info_from(path: &Path, manifest: Result<Manifest, BackupError>) -> Result<Bac
         .modified()
         .map(OffsetDateTime::from)
         .unwrap_or_else(|_| OffsetDateTime::now_utc());
-    let rows = |m: &Manifest, table: &str| m.tables.iter().find(|t| t.name == table).map(|t| t.rows);
+    let rows =
+        |m: &Manifest, table: &str| m.tables.iter().find(|t| t.name == table).map(|t| t.rows);
     let (created_at, schema_version, app_version, orders, products, problem) = match manifest {
         Ok(m) => (
             m.created_at.clone(),
@@ -336,7 +352,11 @@ mod tests {
 
     #[test]
     fn names_from_outside_are_plain_file_names_of_archives() {
-        for good in ["shopkeep-20261123-204507.tar.zst", "upload-x_1.tar.zst", "a.tar.zst"] {
+        for good in [
+            "shopkeep-20261123-204507.tar.zst",
+            "upload-x_1.tar.zst",
+            "a.tar.zst",
+        ] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
         for bad in [
@@ -350,7 +370,10 @@ mod tests {
             "%2e%2e.tar.zst",
             "",
         ] {
-            assert!(matches!(validate_name(bad), Err(BackupError::BadName(_))), "{bad}");
+            assert!(
+                matches!(validate_name(bad), Err(BackupError::BadName(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -359,9 +382,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let at = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
         let first = free_name(dir.path(), "shopkeep", "", at);
-        assert!(first.ends_with("shopkeep-20261118-110640.tar.zst"), "{}", first.display());
+        assert!(
+            first.ends_with("shopkeep-20261118-110640.tar.zst"),
+            "{}",
+            first.display()
+        );
         fs::write(&first, b"x").unwrap();
         let second = free_name(dir.path(), "shopkeep", "", at);
-        assert!(second.ends_with("shopkeep-20261118-110640-2.tar.zst"), "{}", second.display());
+        assert!(
+            second.ends_with("shopkeep-20261118-110640-2.tar.zst"),
+            "{}",
+            second.display()
+        );
     }
 }

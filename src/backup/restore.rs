@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::archive::{self, Verified};
 use super::BackupError;
+use super::archive::{self, Verified};
 use crate::config::Config;
 use crate::ops::instance::{InstanceLock, LockError};
 use crate::store::{Store, StoreOptions, snapshot};
@@ -51,7 +51,11 @@ pub struct RestoreReport {
 
 /// `shopkeep restore FILE [--force]`: verifies the archive, then restores
 /// offline, or live into a running server's database with `force`.
-pub fn from_cli(config: &Config, archive: &Path, force: bool) -> Result<RestoreReport, BackupError> {
+pub fn from_cli(
+    config: &Config,
+    archive: &Path,
+    force: bool,
+) -> Result<RestoreReport, BackupError> {
     let verified = archive::verify(archive, &config.data_dir)?;
     let _one_at_a_time = super::exclusive()?;
     match InstanceLock::acquire(&config.data_dir) {
@@ -75,12 +79,20 @@ pub fn from_cli(config: &Config, archive: &Path, force: bool) -> Result<RestoreR
 }
 
 /// Restores into the database this process serves (the dashboard's restore).
-pub fn live(store: &Store, config: &Config, verified: &Verified) -> Result<RestoreReport, BackupError> {
+pub fn live(
+    store: &Store,
+    config: &Config,
+    verified: &Verified,
+) -> Result<RestoreReport, BackupError> {
     let _one_at_a_time = super::exclusive()?;
     live_locked(store, config, verified)
 }
 
-fn live_locked(store: &Store, config: &Config, verified: &Verified) -> Result<RestoreReport, BackupError> {
+fn live_locked(
+    store: &Store,
+    config: &Config,
+    verified: &Verified,
+) -> Result<RestoreReport, BackupError> {
     let before = before_restore_path(config);
     keep_current_live(store, config, &before)?;
     store.replace_with(&verified.database())?;
@@ -171,12 +183,14 @@ fn keep_config(config: &Config, verified: &Verified) -> Result<Option<PathBuf>, 
     };
     let dest = config.data_dir.join(RESTORED_CONFIG);
     remove_if_present(&dest)?;
-    fs::copy(&source, &dest).map_err(BackupError::io(format!("cannot write {}", dest.display())))?;
+    fs::copy(&source, &dest)
+        .map_err(BackupError::io(format!("cannot write {}", dest.display())))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&dest, fs::Permissions::from_mode(0o600))
-            .map_err(BackupError::io(format!("cannot protect {}", dest.display())))?;
+        fs::set_permissions(&dest, fs::Permissions::from_mode(0o600)).map_err(BackupError::io(
+            format!("cannot protect {}", dest.display()),
+        ))?;
     }
     Ok(Some(dest))
 }

@@ -124,7 +124,13 @@ mod tests {
             .collect();
         // Days: 22 (late one), 21, 20. Weeks: 16–22 (d22-late), 9–15 (d15), 2–8 (d08).
         assert_eq!(kept, vec!["d08", "d15", "d20", "d21", "d22-late"]);
-        assert!(doomed.contains(&"d22".to_string()), "the earlier one of a day goes");
-        assert!(to_prune(&all, 0, 0).len() == all.len(), "keeping none prunes all");
+        assert!(
+            doomed.contains(&"d22".to_string()),
+            "the earlier one of a day goes"
+        );
+        assert!(
+            to_prune(&all, 0, 0).len() == all.len(),
+            "keeping none prunes all"
+        );
     }
 }

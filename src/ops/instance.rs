@@ -16,10 +16,7 @@ pub const LOCK_FILE: &str = "shopkeep.pid";
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("a shopkeep server{} is running on {}", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), .data_dir.display())]
-    Held {
-        pid: Option<u32>,
-        data_dir: PathBuf,
-    },
+    Held { pid: Option<u32>, data_dir: PathBuf },
     #[error("cannot use the lock file {path}: {source}")]
     Io {
         path: PathBuf,

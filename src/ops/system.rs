@@ -149,7 +149,12 @@ fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
 fn proc_kib(file: &str, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(file).ok()?;
     let line = text.lines().find(|l| l.starts_with(key))?;
-    let kib: u64 = line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: u64 = line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib * 1024)
 }
 
@@ -181,7 +186,10 @@ mod tests {
     #[test]
     fn reads_memory_and_disk_of_this_machine() {
         let rss = proc_kib("/proc/self/status", "VmRSS:").expect("VmRSS on Linux");
-        assert!(rss > 1024 * 1024, "a test process has over a MiB resident: {rss}");
+        assert!(
+            rss > 1024 * 1024,
+            "a test process has over a MiB resident: {rss}"
+        );
         let total = proc_kib("/proc/meminfo", "MemTotal:").unwrap();
         let available = proc_kib("/proc/meminfo", "MemAvailable:").unwrap();
         assert!(available <= total);

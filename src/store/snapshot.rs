@@ -29,9 +29,9 @@ pub struct TableFacts {
 /// `dest` (which must not exist). One statement, one read transaction: in WAL
 /// mode writers carry on meanwhile.
 pub fn vacuum_into(conn: &Connection, dest: &Path) -> Result<(), StoreError> {
-    let dest = dest.to_str().ok_or_else(|| {
-        StoreError::Conflict(format!("{} is not a UTF-8 path", dest.display()))
-    })?;
+    let dest = dest
+        .to_str()
+        .ok_or_else(|| StoreError::Conflict(format!("{} is not a UTF-8 path", dest.display())))?;
     conn.execute("VACUUM INTO ?1", [dest])?;
     Ok(())
 }
@@ -227,15 +227,24 @@ mod tests {
         assert_eq!(products(&changed), 3);
         store.replace_with(&snapshot).unwrap();
         let restored = facts(&store);
-        assert_eq!(products(&restored), 2, "the jam added after the snapshot is gone");
+        assert_eq!(
+            products(&restored),
+            2,
+            "the jam added after the snapshot is gone"
+        );
         let queued: Vec<i64> = store
             .read(|c| {
-                let mut stmt = c.prepare("SELECT product_id FROM search_outbox ORDER BY product_id")?;
+                let mut stmt =
+                    c.prepare("SELECT product_id FROM search_outbox ORDER BY product_id")?;
                 let ids = stmt.query_map([], |r| r.get(0))?;
                 Ok(ids.collect::<Result<_, _>>()?)
             })
             .unwrap();
-        assert_eq!(queued.len(), 3, "the index hears of all three, jam to be dropped: {queued:?}");
+        assert_eq!(
+            queued.len(),
+            3,
+            "the index hears of all three, jam to be dropped: {queued:?}"
+        );
     }
 
     #[test]
@@ -248,7 +257,13 @@ mod tests {
             .write(|tx| Ok(tx.execute("UPDATE products SET name = 'B' WHERE handle = 'b'", [])?))
             .unwrap();
         let second = facts(&store);
-        let sum = |f: &[TableFacts]| f.iter().find(|t| t.name == "products").unwrap().sha256.clone();
+        let sum = |f: &[TableFacts]| {
+            f.iter()
+                .find(|t| t.name == "products")
+                .unwrap()
+                .sha256
+                .clone()
+        };
         assert_ne!(sum(&first), sum(&second));
         let mut hasher_a = Sha256::new();
         hash_value(&mut hasher_a, ValueRef::Text(b"ab"));

@@ -77,7 +77,9 @@ pub async fn system_report(
             &state.search,
             &state.config,
             &state.llm_status,
-            state.shutting_down.load(std::sync::atomic::Ordering::Relaxed),
+            state
+                .shutting_down
+                .load(std::sync::atomic::Ordering::Relaxed),
         )
     })
     .await?;
@@ -204,7 +206,8 @@ pub async fn upload_backup(
     let limit = state.config.max_import_bytes;
     let mut received = 0usize;
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| Problem::bad_request(format!("the upload broke off: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| Problem::bad_request(format!("the upload broke off: {e}")))?;
         received += chunk.len();
         if received > limit {
             return Err(Problem::new(
@@ -231,15 +234,16 @@ pub async fn upload_backup(
         let config = &worker_state.config;
         let manifest = backup::archive::verify(partial.path(), &config.data_dir)?.manifest;
         let dest = backup::upload_path(config);
-        partial
-            .persist(&dest)
-            .map_err(|e| BackupError::Io {
-                what: "cannot keep the uploaded archive".into(),
-                source: e.error,
-            })?;
+        partial.persist(&dest).map_err(|e| BackupError::Io {
+            what: "cannot keep the uploaded archive".into(),
+            source: e.error,
+        })?;
         let info = backup::list(config)?
             .into_iter()
-            .find(|b| dest.file_name().is_some_and(|n| n.to_string_lossy() == b.name))
+            .find(|b| {
+                dest.file_name()
+                    .is_some_and(|n| n.to_string_lossy() == b.name)
+            })
             .ok_or_else(|| BackupError::NotFound(dest.display().to_string()))?;
         Ok::<_, BackupError>(Uploaded { info, manifest })
     })
