@@ -66,7 +66,7 @@ fn to_prune(scheduled: &[BackupInfo], keep_daily: usize, keep_weekly: usize) -> 
                 .map(|at| (b.name.as_str(), at))
         })
         .collect();
-    dated.sort_by(|a, b| b.1.cmp(&a.1));
+    dated.sort_by_key(|b| std::cmp::Reverse(b.1));
     let mut keep: HashSet<&str> = HashSet::new();
     let mut days = HashSet::new();
     let mut weeks = HashSet::new();
