@@ -60,6 +60,10 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot read the saved settings: {0}")]
     Settings(#[from] crate::settings::SettingsError),
+    #[error(
+        "{0}: one server per data directory (stop the other, or give this one its own --data-dir)"
+    )]
+    Locked(#[from] crate::ops::instance::LockError),
     #[error("server stopped with an error: {0}")]
     Server(std::io::Error),
 }
@@ -134,6 +138,9 @@ pub fn open_store(config: &Config) -> Result<Store, StartError> {
 /// Runs the shop until a termination signal; returns once SQLite is closed.
 pub fn serve(config: Config) -> Result<(), StartError> {
     let started = Instant::now();
+    crate::ops::system::mark_started();
+    create_private_dir(&config.data_dir)?;
+    let _one_server = crate::ops::instance::InstanceLock::acquire(&config.data_dir)?;
     let store = Arc::new(open_store(&config)?);
     // What the admin saved overrides the configuration file from here on.
     let settings = crate::settings::load(&store, &config)?;
@@ -168,6 +175,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         what: "recommendation scheduler",
         source,
     })?;
+    let backups = start_backup_schedule(&store, &config)?;
     let (chat_model, llm_status) = start_chat_model(&config);
     let webhooks = webhooks::start(Arc::clone(&store), &config.commerce).map_err(|source| {
         StartError::Thread {
@@ -254,6 +262,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     }
     webhooks.stop();
     nightly.stop();
+    if let Some(backups) = backups {
+        backups.stop();
+    }
     search.stop();
     if indexer.join().is_err() {
         tracing::warn!(
@@ -287,6 +298,26 @@ async fn ping_watchdog(systemd: Arc<Notifier>, store: Arc<Store>, every: Duratio
             tracing::warn!("the database did not answer; not pinging systemd's watchdog");
         }
     }
+}
+
+/// The daily backup with its retention, unless `backup.schedule = off`.
+fn start_backup_schedule(
+    store: &Arc<Store>,
+    config: &Config,
+) -> Result<Option<Scheduler>, StartError> {
+    if !config.backup.daily {
+        return Ok(None);
+    }
+    let store = Arc::clone(store);
+    let job_config = config.clone();
+    Scheduler::daily("backup", config.backup.at, move || {
+        crate::backup::retention::scheduled_backup(&store, &job_config)
+    })
+    .map(Some)
+    .map_err(|source| StartError::Thread {
+        what: "backup scheduler",
+        source,
+    })
 }
 
 /// Waits for SIGTERM or SIGINT and names the one that came.

@@ -297,6 +297,27 @@ pub const KEYS: &[KeySpec] = &[
         default: "",
         help: "comma-separated origins (https://blog.example.com) whose pages may embed the chat widget; the dashboard's Settings can change the list",
     },
+    // Backups
+    KeySpec {
+        name: "backup.schedule",
+        default: "daily",
+        help: "daily takes a backup into <data_dir>/backups every day at backup.at; off takes none (`shopkeep backup` still works)",
+    },
+    KeySpec {
+        name: "backup.at",
+        default: "02:30",
+        help: "UTC time of day (HH:MM) the daily backup runs",
+    },
+    KeySpec {
+        name: "backup.keep_daily",
+        default: "7",
+        help: "scheduled backups kept from the most recent days, one per day (0-1000)",
+    },
+    KeySpec {
+        name: "backup.keep_weekly",
+        default: "4",
+        help: "scheduled backups kept from the most recent weeks, one per ISO week, beyond the daily ones (0-1000)",
+    },
     // Admin dashboard
     KeySpec {
         name: "admin.session_ttl",
@@ -411,6 +432,17 @@ pub struct AdminSettings {
 pub struct WidgetSettings {
     /// Origins whose pages may call the shop's API from the widget.
     pub allowed_origins: Vec<crate::settings::WidgetOrigin>,
+}
+
+/// Scheduled backups and their retention (`[backup]` in the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Whether a backup is taken every day.
+    pub daily: bool,
+    /// (hour, minute) UTC of the daily backup.
+    pub at: (u8, u8),
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
 }
 
 /// Selling rules (`[commerce]` in the config file).
@@ -670,6 +702,9 @@ pub struct Config {
     pub assistant: AssistantSettings,
     pub admin: AdminSettings,
     pub widget: WidgetSettings,
+    pub backup: BackupSettings,
+    /// The TOML file the configuration was read from, if any (backups carry a copy).
+    pub config_file: Option<PathBuf>,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -734,7 +769,9 @@ impl Config {
         for (key, value, flag) in &overrides.values {
             values.insert(key, (value.clone(), Origin::Flag(flag.to_string())));
         }
-        Self::from_values(values)
+        let mut config = Self::from_values(values)?;
+        config.config_file = config_file;
+        Ok(config)
     }
 
     fn from_values(
@@ -859,6 +896,19 @@ impl Config {
                     crate::settings::parse_origins(&items)
                 })?,
             },
+            backup: BackupSettings {
+                daily: parse("backup.schedule").with(|v| {
+                    match v.trim().to_lowercase().as_str() {
+                        "daily" => Ok(true),
+                        "off" => Ok(false),
+                        _ => Err("expected daily or off".into()),
+                    }
+                })?,
+                at: parse("backup.at").with(time_of_day)?,
+                keep_daily: parse("backup.keep_daily").with(|v| number(v, 0, 1000))?,
+                keep_weekly: parse("backup.keep_weekly").with(|v| number(v, 0, 1000))?,
+            },
+            config_file: None,
         })
     }
 
@@ -881,6 +931,11 @@ impl Config {
 
     pub fn index_dir(&self) -> PathBuf {
         self.data_dir.join("index")
+    }
+
+    /// Where backups are written and listed: `<data_dir>/backups`.
+    pub fn backups_dir(&self) -> PathBuf {
+        self.data_dir.join("backups")
     }
 
     pub fn admin_key_path(&self) -> PathBuf {

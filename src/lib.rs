@@ -12,8 +12,9 @@
 //!   recommendations, profiles and sales analytics.
 //! - [`access`]: admin API keys.
 //! - [`admin_auth`]: the dashboard's password, sessions, CSRF tokens and lockouts.
-//! - [`ops`]: metrics and readiness.
+//! - [`ops`]: metrics, readiness, systemd notifications, the system report and the one-server-per-data-dir lock.
 //! - [`settings`]: the shop's runtime settings (name, tax, brand, assistant voice, widget origins).
+//! - [`backup`]: backup archives: create, list, verify, restore, retention.
 //! - [`search`]: keyword and semantic product search.
 //! - [`llm`]: local language models, the model manager and sampling.
 //! - [`web`]: the actix-web HTTP API.
@@ -24,6 +25,7 @@ pub mod access;
 pub mod admin_auth;
 pub mod app;
 pub mod assistant;
+pub mod backup;
 pub mod bench;
 pub mod catalog;
 pub mod commerce;

@@ -57,6 +57,22 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Back up the shop while it runs: a consistent snapshot of the database,
+    /// the config file and a manifest, in one checksummed .tar.zst archive.
+    Backup {
+        /// Write the archive here instead of <data_dir>/backups/shopkeep-YYYYMMDD-HHMMSS.tar.zst.
+        #[arg(long, value_name = "FILE")]
+        to: Option<PathBuf>,
+    },
+    /// Restore a backup archive: verifies it whole, keeps the replaced
+    /// database as shopkeep.db.before-restore, and rebuilds the search index.
+    Restore {
+        file: PathBuf,
+        /// Restore even though a server is running on the data directory:
+        /// the backup is copied into its open database in one transaction.
+        #[arg(long)]
+        force: bool,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -240,6 +256,8 @@ fn main() -> ExitCode {
             format,
             strict,
         } => run_import(&config, &file, &format, strict),
+        Command::Backup { to } => take_backup(&config, to),
+        Command::Restore { file, force } => restore_backup(&config, &file, force),
         Command::Config {
             action: ConfigAction::Check,
         } => {
@@ -471,6 +489,48 @@ fn rebuild_recommendations(config: &Config, as_of: Option<&str>) -> Result<(), S
         report.products_with_neighbours,
         report.products_ranked
     );
+    Ok(())
+}
+
+fn take_backup(config: &Config, to: Option<PathBuf>) -> Result<(), String> {
+    let dest = to.unwrap_or_else(|| shopkeep::backup::default_path(config, false));
+    let store = app::open_store(config).map_err(|e| e.to_string())?;
+    let created = shopkeep::backup::create(&store, config, &dest).map_err(|e| e.to_string());
+    store.close().map_err(|e| e.to_string())?;
+    let created = created?;
+    let info = &created.info;
+    println!(
+        "backed up to {} ({} bytes; schema {}; {} products, {} orders)",
+        created.path,
+        info.bytes,
+        info.schema_version.unwrap_or_default(),
+        info.products.unwrap_or_default(),
+        info.orders.unwrap_or_default()
+    );
+    println!("sha256 {}", created.sha256);
+    Ok(())
+}
+
+fn restore_backup(config: &Config, file: &std::path::Path, force: bool) -> Result<(), String> {
+    if !file.is_file() {
+        return Err(format!("{}: no such file", file.display()));
+    }
+    let report =
+        shopkeep::backup::restore::from_cli(config, file, force).map_err(|e| e.to_string())?;
+    let how = if report.live {
+        "into the running server's database"
+    } else {
+        "into place"
+    };
+    println!(
+        "restored the backup of {} (schema {}) {how}",
+        report.backup_created_at, report.schema_version
+    );
+    println!("the replaced database is kept as {}", report.before_restore);
+    if let Some(config_copy) = &report.restored_config {
+        println!("the backup's config file is at {config_copy}; the active one was left as it is");
+    }
+    println!("search index: {}", report.search_index);
     Ok(())
 }
 

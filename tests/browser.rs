@@ -52,6 +52,7 @@ const SCREENSHOTS: &[&str] = &[
     "admin-settings",
     "widget",
     "widget-chat",
+    "admin-system",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {

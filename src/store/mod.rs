@@ -21,6 +21,7 @@ pub mod recommendations;
 pub mod search;
 pub mod sessions;
 pub mod settings;
+pub mod snapshot;
 pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
@@ -208,6 +209,28 @@ impl Store {
             .map(|_| ())
     }
 
+    /// Writes a consistent, compacted copy of the database to `dest` (which
+    /// must not exist yet) from a reader: the shop keeps writing meanwhile.
+    pub fn snapshot_to(&self, dest: &Path) -> Result<(), StoreError> {
+        self.read(|conn| snapshot::vacuum_into(conn, dest))
+    }
+
+    /// Replaces the whole database with the snapshot file at `source` while
+    /// the shop runs: the single writer is held throughout, so no change
+    /// interleaves; the copy lands in one transaction, so readers see the old
+    /// database or the restored one, never a mix. An older snapshot is then
+    /// migrated, every product old or new is queued for the search index, and
+    /// the content counters move past both databases' (cached answers).
+    /// Returns how many products were queued.
+    pub fn replace_with(&self, source: &Path) -> Result<usize, StoreError> {
+        let mut writer = lock(&self.writer);
+        let before = snapshot::before_restore(&writer)?;
+        snapshot::copy_into(&mut writer, source)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        migrate(&mut writer, &self.path)?;
+        snapshot::follow_restore(&writer, &before)
+    }
+
     /// Folds the write-ahead log into the database file and closes every connection.
     pub fn close(self) -> Result<(), StoreError> {
         drop(self.readers.into_inner().unwrap_or_else(|p| p.into_inner()));
@@ -215,6 +238,12 @@ impl Store {
         writer.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
         writer.close().map_err(|(_, err)| StoreError::Sqlite(err))
     }
+}
+
+/// The schema version this build migrates databases up to; a database (or
+/// backup) with a higher one was written by a newer shopkeep.
+pub fn known_schema_version() -> usize {
+    MIGRATIONS.len()
 }
 
 /// A poisoned lock only means another thread panicked mid-query; the connection is still usable.

@@ -27,6 +27,7 @@ pub mod recommendations;
 pub mod search;
 pub mod settings;
 pub mod shopper;
+pub mod system;
 pub mod usage;
 pub mod vouchers;
 pub mod webhooks;
@@ -119,7 +120,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(chat::routes)
                     .configure(usage::routes)
                     .configure(overview::routes)
-                    .configure(settings::routes),
+                    .configure(settings::routes)
+                    .configure(system::routes),
             );
     }
 }

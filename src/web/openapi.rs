@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     account, admin, analytics, assets, cart, chat, dashboard, health, orders, overview, products,
-    profile, recommendations, search, settings, usage, vouchers, webhooks,
+    profile, recommendations, search, settings, system, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -38,6 +38,8 @@ use super::{
         usage::usage_report, usage::usage_alerts,
         overview::overview,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
+        system::system_report, system::list_backups, system::create_backup, system::download_backup,
+        system::upload_backup, system::restore_backup,
         dashboard::login, dashboard::logout, dashboard::session,
         health::healthz, health::readyz, health::metrics, openapi_json,
     ),
