@@ -20,6 +20,7 @@ use super::json::parse_body;
 use super::problem::Problem;
 use super::shopper::CurrentShopper;
 use crate::assistant::live::LiveEvent;
+use crate::assistant::router::Backends;
 use crate::assistant::{self, Assistant, AssistantError, Services, TurnEvent, TurnReply};
 use crate::catalog::FieldError;
 use crate::commerce::Shopper;
@@ -61,7 +62,7 @@ pub struct ChatRequest {
     pub stream: bool,
 }
 
-fn assistant_problem(error: AssistantError) -> Problem {
+pub fn assistant_problem(error: AssistantError) -> Problem {
     match error {
         AssistantError::BadMessage(reason) => Problem::invalid_field("message", reason),
         AssistantError::NoConversation(id) => {
@@ -89,7 +90,9 @@ async fn run_turn(
     mut on_event: impl FnMut(&AppState, TurnEvent) + Send + 'static,
 ) -> Result<Result<TurnReply, AssistantError>, Problem> {
     Ok(web::block(move || {
-        let assistant = assistant_for(&state);
+        // The set-up this turn started with, even if the admin swaps it meanwhile.
+        let running = state.ai.current();
+        let assistant = assistant_for(&state, &running.backends);
         assistant.turn(
             shopper,
             body.conversation_id.as_deref(),
@@ -100,19 +103,20 @@ async fn run_turn(
     .await?)
 }
 
-fn assistant_for(state: &AppState) -> Assistant<'_> {
-    Assistant::new(
-        &state.store,
-        &state.config,
-        Services {
-            search: &state.search,
-            payments: &state.payments,
-            live: &state.live,
-            backends: &state.backends,
-            webhooks: Some(&state.webhooks),
-            answers: Some(&state.answers),
-        },
-    )
+fn assistant_for<'a>(state: &'a AppState, backends: &'a Backends) -> Assistant<'a> {
+    Assistant::new(&state.store, &state.config, services(state, backends))
+}
+
+/// What a turn may use besides the store, with the backends it runs on.
+pub fn services<'a>(state: &'a AppState, backends: &'a Backends) -> Services<'a> {
+    Services {
+        search: &state.search,
+        payments: &state.payments,
+        live: &state.live,
+        backends,
+        webhooks: Some(&state.webhooks),
+        answers: Some(&state.answers),
+    }
 }
 
 /// One shopper message; the reply as JSON or as a stream of events
@@ -266,10 +270,12 @@ pub async fn my_conversation(
     let id = path.into_inner();
     let after = query.after;
     let state2 = state.clone();
-    let (conversation, messages) =
-        web::block(move || assistant_for(&state2).messages(shopper.0, &id, after, MAX_HISTORY))
-            .await?
-            .map_err(assistant_problem)?;
+    let (conversation, messages) = web::block(move || {
+        let running = state2.ai.current();
+        assistant_for(&state2, &running.backends).messages(shopper.0, &id, after, MAX_HISTORY)
+    })
+    .await?
+    .map_err(assistant_problem)?;
     Ok(HttpResponse::Ok().json(json!({
         "id": conversation.id,
         "created_at": conversation.created_at,
@@ -293,8 +299,11 @@ pub async fn live_events(
     let id = path.into_inner();
     let state2 = state.clone();
     let lookup = id.clone();
-    let found =
-        web::block(move || assistant_for(&state2).conversation(shopper.0, &lookup)).await??;
+    let found = web::block(move || {
+        let running = state2.ai.current();
+        assistant_for(&state2, &running.backends).conversation(shopper.0, &lookup)
+    })
+    .await??;
     if found.is_none() {
         return Err(Problem::not_found(format!("there is no conversation {id}")));
     }

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, analytics, assets, cart, chat, dashboard, health, orders, products, profile,
-    recommendations, search, usage, vouchers, webhooks,
+    account, admin, ai, analytics, assets, cart, chat, dashboard, health, orders, products,
+    profile, recommendations, search, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use super::{
         chat::list_conversations, chat::transcript, chat::take_over, chat::release, chat::admin_message,
         chat::show_faq, chat::replace_faq,
         usage::usage_report, usage::usage_alerts,
+        ai::show, ai::save, ai::switch_model, ai::test_turn,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
         dashboard::login, dashboard::logout, dashboard::session,
         health::healthz, health::readyz, health::metrics, openapi_json,
