@@ -33,6 +33,7 @@ const SCREENSHOTS: &[&str] = &[
     "chat",
     "chat-confirmation",
     "chat-phone",
+    "admin-ai",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {

@@ -19,7 +19,7 @@ use super::budget;
 use super::router::{Backends, Routing, Tier};
 use super::settings::{
     self, AiUpdate, BudgetForm, GEMINI_KEY, KeyChange, LocalChoice, OPENAI_KEY, ProviderForm,
-    Saved, SavedKeys,
+    Saved, SavedKey, SavedKeys,
 };
 use super::{Assistant, AssistantError, Services, Usage};
 use crate::catalog::FieldError;
@@ -219,7 +219,6 @@ impl AiRuntime {
         let json =
             serde_json::to_string(&saved).map_err(|e| RuntimeError::Corrupt(e.to_string()))?;
         store.write(|tx| rows::save_settings(tx, &json, &now_utc()))?;
-        let current = self.current();
         let keys = saved_keys(&self.file, store);
         let config = settings::effective(&self.file, &saved, &keys);
         let (worker, status) = match loaded {
@@ -232,7 +231,6 @@ impl AiRuntime {
             "switched the local chat model"
         );
         // The old worker's thread ends once the last turn holding it lets go.
-        drop(current);
         Ok(())
     }
 
@@ -321,14 +319,24 @@ impl AiRuntime {
         }
         .map(|p| &p.api_key)
         .filter(|k| !k.is_empty());
+        let problem = match saved_keys(&self.file, store) {
+            keys if provider == "openai" => keys.openai,
+            keys => keys.gemini,
+        };
+        let problem = match problem {
+            SavedKey::Unusable(reason) => Some(reason),
+            SavedKey::None | SavedKey::Open(_) => None,
+        };
         let key = match (saved, file_key) {
             (Some(row), _) => Some(KeyView {
                 hint: row.hint,
                 source: "dashboard",
+                problem,
             }),
             (None, Some(key)) => Some(KeyView {
                 hint: crate::secrets::hint(key.expose()),
                 source: "config file",
+                problem: None,
             }),
             (None, None) => None,
         };
@@ -419,21 +427,21 @@ fn load_saved(store: &Store) -> Result<Saved, RuntimeError> {
 /// The keys saved from the dashboard, opened; a key that cannot be opened
 /// is logged (by name) and left out, so the shop runs on the tier below.
 fn saved_keys(file: &Config, store: &Store) -> SavedKeys {
-    let open = |name: &str| -> Result<Option<Secret>, RuntimeError> {
+    let open = |name: &str| -> Result<SavedKey, RuntimeError> {
         let Some(row) = store.read(|c| rows::secret(c, name))? else {
-            return Ok(None);
+            return Ok(SavedKey::None);
         };
         let secrets = SecretBox::open_existing(&file.secret_key_path())?;
         let sealed = Sealed {
             nonce: row.nonce,
             ciphertext: row.ciphertext,
         };
-        Ok(Some(Secret::new(secrets.open(name, &sealed)?)))
+        Ok(SavedKey::Open(Secret::new(secrets.open(name, &sealed)?)))
     };
     let opened = |name: &str| {
         open(name).unwrap_or_else(|error| {
-            tracing::error!(secret = name, %error, "a saved API key cannot be used");
-            None
+            tracing::error!(secret = name, %error, "a saved API key cannot be used; its provider stays off");
+            SavedKey::Unusable(error.to_string())
         })
     };
     SavedKeys {
@@ -602,6 +610,8 @@ pub struct KeyView {
     pub hint: String,
     /// "dashboard" (sealed in the database) or "config file".
     pub source: &'static str,
+    /// Why a saved key cannot be used (its provider is off until it is saved again).
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -758,9 +768,15 @@ mod tests {
             .unwrap();
         std::fs::remove_file(dir.path().join("secret.key")).unwrap();
         std::fs::write(dir.path().join("secret.key"), [9u8; 32]).unwrap();
-        let (again, _) = (AiRuntime::start(&runtime.file, &store), ());
-        let openai = again.current().config.remote.openai.clone().unwrap();
-        assert!(openai.api_key.is_empty(), "an unopenable key is not used");
+        let again = AiRuntime::start(&runtime.file, &store);
+        assert!(
+            again.current().config.remote.openai.is_none(),
+            "off without its key"
+        );
+        assert_eq!(again.current().backends.tier(), Tier::Free);
+        let view = again.view(&store).unwrap();
+        let problem = view.openai.unwrap().key.unwrap().problem.unwrap();
+        assert!(problem.contains("cannot be decrypted"), "{problem}");
     }
 
     #[test]

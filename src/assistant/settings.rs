@@ -112,11 +112,34 @@ pub struct Saved {
     pub local: Option<LocalChoice>,
 }
 
-/// The decrypted keys saved from the dashboard.
+/// A key saved from the dashboard, as far as it could be opened.
+#[derive(Debug, Clone, Default)]
+pub enum SavedKey {
+    #[default]
+    None,
+    Open(Secret),
+    /// Saved but not openable (another key file, an altered row): the
+    /// provider stays off rather than being called without its key.
+    Unusable(String),
+}
+
+/// The keys saved from the dashboard.
 #[derive(Debug, Clone, Default)]
 pub struct SavedKeys {
-    pub openai: Option<Secret>,
-    pub gemini: Option<Secret>,
+    pub openai: SavedKey,
+    pub gemini: SavedKey,
+}
+
+impl SavedKey {
+    /// The key to use: the saved one, else the config file's; `Err` when
+    /// the saved one cannot be used.
+    fn or_file(&self, file: Option<Secret>) -> Result<Option<Secret>, ()> {
+        match self {
+            SavedKey::Open(key) => Ok(Some(key.clone())),
+            SavedKey::None => Ok(file),
+            SavedKey::Unusable(_) => Err(()),
+        }
+    }
 }
 
 /// What to do with one secret when saving.
@@ -310,18 +333,14 @@ pub fn effective(file: &Config, saved: &Saved, keys: &SavedKeys) -> Config {
     };
     config.tier = parse_tier(&form.tier).unwrap_or(file.tier);
     let file_key = |p: &Option<ProviderSettings>| p.as_ref().map(|p| p.api_key.clone());
-    config.remote.openai = form
-        .openai
-        .as_ref()
-        .map(|p| provider_settings(p, None, keys.openai.clone(), file_key(&file.remote.openai)));
+    config.remote.openai = form.openai.as_ref().and_then(|p| {
+        let key = keys.openai.or_file(file_key(&file.remote.openai)).ok()?;
+        Some(provider_settings(p, None, key.unwrap_or_default()))
+    });
     config.remote.gemini = form.gemini.as_ref().and_then(|p| {
-        let key = keys
-            .gemini
-            .clone()
-            .or_else(|| file_key(&file.remote.gemini));
+        let key = keys.gemini.or_file(file_key(&file.remote.gemini)).ok()??;
         // Gemini is only on with a key: it has no keyless deployments.
-        key.filter(|k| !k.is_empty())
-            .map(|k| provider_settings(p, Some(GEMINI_BASE_URL), Some(k), None))
+        (!key.is_empty()).then(|| provider_settings(p, Some(GEMINI_BASE_URL), key))
     });
     let budgets = &mut config.budgets;
     budgets.guest = token_budget(form.budgets.guest);
@@ -334,8 +353,7 @@ pub fn effective(file: &Config, saved: &Saved, keys: &SavedKeys) -> Config {
 fn provider_settings(
     form: &ProviderForm,
     default_url: Option<&str>,
-    key: Option<Secret>,
-    fallback_key: Option<Secret>,
+    key: Secret,
 ) -> ProviderSettings {
     let base_url = match (form.base_url.is_empty(), default_url) {
         (true, Some(url)) => url.to_string(),
@@ -343,7 +361,7 @@ fn provider_settings(
     };
     ProviderSettings {
         base_url,
-        api_key: key.or(fallback_key).unwrap_or_default(),
+        api_key: key,
         fast_model: form.fast_model.clone(),
         strong_model: form.strong_model.clone(),
     }
@@ -462,8 +480,8 @@ mod tests {
         assert_eq!(without_keys.budgets.monthly_spend_cap_micros, 5_000_000);
         assert_eq!(without_keys.llm.model, None);
         let keys = SavedKeys {
-            openai: Some(Secret::new("sk-saved")),
-            gemini: Some(Secret::new("AIza-saved")),
+            openai: SavedKey::Open(Secret::new("sk-saved")),
+            gemini: SavedKey::Open(Secret::new("AIza-saved")),
         };
         let with_keys = effective(&file, &saved, &keys);
         let gemini = with_keys.remote.gemini.unwrap();
@@ -472,6 +490,12 @@ mod tests {
             with_keys.remote.openai.unwrap().api_key.expose(),
             "sk-saved"
         );
+        let unusable = SavedKeys {
+            openai: SavedKey::Unusable("another key file".into()),
+            gemini: SavedKey::None,
+        };
+        let off = effective(&file, &saved, &unusable);
+        assert_eq!(off.remote.openai, None, "never called without its key");
     }
 
     #[test]
