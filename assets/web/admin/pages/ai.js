@@ -54,7 +54,7 @@ function localCard(view, dashboard, redraw) {
   return card('Local model',
     h('div', { class: 'stats' },
       stat('Loaded', loaded ? loaded.id : 'none', loaded ? `${loaded.device}, ${loaded.context}-token context, gives ${loaded.tier}` : local.status),
-      stat('Models directory', String(rows.length), local.models_dir)),
+      stat('Installed chat models', String(rows.length), `in ${local.models_dir}`)),
     status,
     dataTable({
       caption: 'Installed chat models',
@@ -118,7 +118,7 @@ function budgetsCard(view) {
   return card('Budgets',
     h('div', { class: 'stats' },
       stat('Remote spend this month', money(spent), `${share}% of the ${money(cap)} cap`)),
-    h('div', { class: 'meter', role: 'img', 'aria-label': `${share}% of the spend cap used` }, h('span', { style: `width: ${share}%` })),
+    h('progress', { class: 'meter', max: 100, value: share, 'aria-label': `${share}% of the spend cap used` }, `${share}%`),
     dataTable({
       caption: 'Model tokens per shopper (input + output)',
       columns: [
