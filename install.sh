@@ -112,6 +112,7 @@ set_paths() {
     BIN_PATH=$PREFIX/bin/$PROGRAM
     CONFIG_DIR=/etc/shopkeep
     CONFIG=$CONFIG_DIR/config.toml
+    SECRET_KEY=$CONFIG_DIR/secret.key
     DATA_DIR=/var/lib/shopkeep
     UNIT_DIR=/etc/systemd/system
     UNIT=$UNIT_DIR/shopkeep.service
@@ -279,6 +280,19 @@ EOF
     say "wrote $CONFIG (tier $TIER, port $PORT)"
 }
 
+# The key that seals the API keys saved from the dashboard lives here, away
+# from the database and its backups.
+write_secret_key() {
+    key=$(in_root "$SECRET_KEY")
+    if [ -f "$key" ]; then
+        say "keeping the secret key $SECRET_KEY"
+        return 0
+    fi
+    (umask 077 && dd if=/dev/urandom of="$key" bs=32 count=1 2>/dev/null)
+    own shopkeep:shopkeep "$key"
+    say "generated $SECRET_KEY (keep a copy apart from the backups: saved API keys need it)"
+}
+
 # systemd's memory ceiling for a tier: room for its model and the KV cache.
 memory_max() {
     case "$1" in
@@ -343,7 +357,8 @@ has_systemd() {
 # --root installs have no service manager: the shop runs straight from the
 # tree, with its pid in the data directory.
 start_from_tree() {
-    SHOPKEEP_CONFIG=$(in_root "$CONFIG") nohup "$(in_root "$BIN_PATH")" serve \
+    SHOPKEEP_CONFIG=$(in_root "$CONFIG") SHOPKEEP_SECRET_KEY_FILE=$(in_root "$SECRET_KEY") \
+        nohup "$(in_root "$BIN_PATH")" serve \
         >>"$(in_root "$DATA_DIR")/shopkeep.log" 2>&1 &
     printf '%s\n' $! >"$(in_root "$PID_FILE")"
 }
@@ -418,11 +433,12 @@ log_hint() {
 # Runs a shopkeep command as the service would (its user, its config).
 as_shop() {
     if [ -n "$ROOT" ]; then
-        SHOPKEEP_CONFIG=$(in_root "$CONFIG") "$(in_root "$BIN_PATH")" "$@"
+        SHOPKEEP_CONFIG=$(in_root "$CONFIG") SHOPKEEP_SECRET_KEY_FILE=$(in_root "$SECRET_KEY") \
+            "$(in_root "$BIN_PATH")" "$@"
     elif command -v runuser >/dev/null 2>&1; then
-        runuser -u shopkeep -- env SHOPKEEP_CONFIG="$CONFIG" "$BIN_PATH" "$@"
+        runuser -u shopkeep -- env SHOPKEEP_CONFIG="$CONFIG" SHOPKEEP_SECRET_KEY_FILE="$SECRET_KEY" "$BIN_PATH" "$@"
     else
-        su -s /bin/sh shopkeep -c "SHOPKEEP_CONFIG=$CONFIG $BIN_PATH $*"
+        su -s /bin/sh shopkeep -c "SHOPKEEP_CONFIG=$CONFIG SHOPKEEP_SECRET_KEY_FILE=$SECRET_KEY $BIN_PATH $*"
     fi
 }
 
@@ -477,6 +493,7 @@ install() {
     create_user
     make_dirs
     write_config
+    write_secret_key
     check_config
     write_unit
     install_binary

@@ -16,12 +16,10 @@ use actix_web::{HttpServer, web};
 use crate::access::Access;
 use crate::assistant::cache::AnswerCache;
 use crate::assistant::refine;
-use crate::assistant::router::Backends;
+use crate::assistant::runtime::AiRuntime;
 use crate::catalog::demo;
 use crate::commerce::webhooks;
 use crate::config::Config;
-use crate::llm::local::LoadOptions;
-use crate::llm::transformer::Kernels;
 use crate::llm::worker::ModelWorker;
 use crate::ops::health::LlmStatus;
 use crate::ops::metrics::Metrics;
@@ -85,44 +83,10 @@ fn sole_owner(mut store: Arc<Store>, patience: Duration) -> Result<Store, Arc<St
     }
 }
 
-/// Loads the configured chat model and starts its worker. A model that
-/// cannot load is logged and reported by /readyz; the shop then runs on the
-/// tier below rather than not at all.
+/// Loads the configured chat model and starts its worker (see
+/// `assistant::runtime::start_chat_model`).
 pub fn start_chat_model(config: &Config) -> (Option<ModelWorker>, LlmStatus) {
-    let Some(id) = config.llm.model.clone() else {
-        return (None, LlmStatus::NotConfigured);
-    };
-    let failed = |reason: String| {
-        tracing::error!(model = %id, %reason, "the local model did not load; running without it");
-        (
-            None,
-            LlmStatus::Failed {
-                model: id.clone(),
-                reason,
-            },
-        )
-    };
-    let path = match crate::llm::locate_model(&config.models_dir(), &id) {
-        Ok(path) => path,
-        Err(reason) => return failed(reason),
-    };
-    crate::llm::cpu::pool::configure(config.llm.threads);
-    let options = LoadOptions {
-        id: id.clone(),
-        context: config.llm.context,
-        max_memory_mb: config.llm.max_memory_mb,
-        fallback_tier: "free",
-        kernels: Kernels::Fast,
-    };
-    let engine = match crate::llm::local::load(&path, &options) {
-        Ok(engine) => engine,
-        Err(error) => return failed(error.to_string()),
-    };
-    let info = engine.info().clone();
-    match ModelWorker::start(engine, config.llm.queue) {
-        Ok(worker) => (Some(worker), LlmStatus::Loaded(info)),
-        Err(error) => failed(format!("cannot start the model worker thread: {error}")),
-    }
+    crate::assistant::runtime::start_chat_model(config)
 }
 
 /// Opens the store inside the data directory, creating both if needed.
@@ -176,7 +140,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         source,
     })?;
     let backups = start_backup_schedule(&store, &config)?;
-    let (chat_model, llm_status) = start_chat_model(&config);
+    let ai = AiRuntime::start(&config, &store);
     let webhooks = webhooks::start(Arc::clone(&store), &config.commerce).map_err(|source| {
         StartError::Thread {
             what: "webhook dispatcher",
@@ -184,8 +148,6 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         }
     })?;
     let state = web::Data::new(AppState {
-        chat_model: chat_model.clone(),
-        llm_status,
         store: Arc::clone(&store),
         search: Arc::clone(&search),
         access,
@@ -193,7 +155,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         shutting_down: AtomicBool::new(false),
         payments: Default::default(),
         live: Default::default(),
-        backends: Backends::build(&config, chat_model.clone()),
+        ai,
         webhooks: webhooks.waker(),
         answers: Arc::new(AnswerCache::new(
             config.assistant.answer_cache_ttl,
@@ -206,8 +168,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     let refine_state = state.clone();
     let refiner = Scheduler::every("intent refinement", refine::EVERY, move || {
         let state = &refine_state;
+        let running = state.ai.current();
         if let Err(error) =
-            refine::refine_pending(&state.store, &state.backends, &state.config.shop_name)
+            refine::refine_pending(&state.store, &running.backends, &state.config.shop_name)
         {
             tracing::error!(%error, "intent refinement failed");
         }
@@ -223,6 +186,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     };
     let server_state = state.clone();
     let watched_store = Arc::clone(&store);
+    let state_for_stop = state.clone();
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || http::app(server_state.clone()))
             .workers(workers)
@@ -257,9 +221,10 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         running.await.map_err(StartError::Server)
     })?;
     refiner.stop();
-    if let Some(worker) = chat_model {
+    if let Some(worker) = state_for_stop.ai.current().chat_model().cloned() {
         worker.stop();
     }
+    drop(state_for_stop);
     webhooks.stop();
     nightly.stop();
     if let Some(backups) = backups {

@@ -573,7 +573,8 @@ fn without_secrets(
     values
 }
 
-fn http_url(value: &str) -> Result<String, String> {
+/// An http(s) URL with a host, without a trailing slash; the reason when not.
+pub fn http_url(value: &str) -> Result<String, String> {
     let uri: ureq::http::Uri = value
         .parse()
         .map_err(|e| format!("not a URL ({e}); expected http(s)://host[:port]/path"))?;
@@ -667,6 +668,9 @@ fn micros(value: &str) -> Result<u64, String> {
     Ok(whole * 1_000_000 + fraction)
 }
 
+/// The environment variable naming the secret key file.
+pub const SECRET_KEY_FILE_VAR: &str = "SHOPKEEP_SECRET_KEY_FILE";
+
 /// `SHOPKEEP_<KEY>`, with the dots of sectioned keys (`llm.model`) as underscores.
 pub fn env_var_name(key: &str) -> String {
     format!("SHOPKEEP_{}", key.replace('.', "_").to_uppercase())
@@ -705,6 +709,9 @@ pub struct Config {
     pub backup: BackupSettings,
     /// The TOML file the configuration was read from, if any (backups carry a copy).
     pub config_file: Option<PathBuf>,
+    /// The key file that seals saved API keys (`SHOPKEEP_SECRET_KEY_FILE`);
+    /// see `secret_key_path()` for the effective one.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Values set on the command line, which win over everything else.
@@ -742,6 +749,12 @@ impl Config {
             .iter()
             .find(|(k, _)| k == "HOME")
             .map(|(_, home)| PathBuf::from(home).join(".cache/shopkeep/models"));
+        // Like SHOPKEEP_CONFIG, a path outside the configuration itself: the
+        // key must not live in the file or database it protects.
+        config.secret_key_file = env
+            .iter()
+            .find(|(k, v)| k == SECRET_KEY_FILE_VAR && !v.trim().is_empty())
+            .map(|(_, v)| PathBuf::from(v.trim()));
         Ok(config)
     }
 
@@ -909,6 +922,7 @@ impl Config {
                 keep_weekly: parse("backup.keep_weekly").with(|v| number(v, 0, 1000))?,
             },
             config_file: None,
+            secret_key_file: None,
         })
     }
 
@@ -936,6 +950,14 @@ impl Config {
     /// Where backups are written and listed: `<data_dir>/backups`.
     pub fn backups_dir(&self) -> PathBuf {
         self.data_dir.join("backups")
+    }
+
+    /// Where the key that seals saved API keys lives: `SHOPKEEP_SECRET_KEY_FILE`
+    /// (e.g. /etc/shopkeep/secret.key), else `<data_dir>/secret.key`.
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     pub fn admin_key_path(&self) -> PathBuf {
@@ -1171,6 +1193,21 @@ mod tests {
             config.models_dir(),
             data.path().join("models"),
             "the shop's own models win"
+        );
+    }
+
+    #[test]
+    fn the_secret_key_file_is_in_the_data_dir_unless_named() {
+        let config = Config::from_sources(&Overrides::default(), &[]).unwrap();
+        assert_eq!(
+            config.secret_key_path(),
+            PathBuf::from("./shopkeep-data/secret.key")
+        );
+        let env = env(&[(SECRET_KEY_FILE_VAR, "/etc/shopkeep/secret.key")]);
+        let named = Config::from_sources(&Overrides::default(), &env).unwrap();
+        assert_eq!(
+            named.secret_key_path(),
+            PathBuf::from("/etc/shopkeep/secret.key")
         );
     }
 

@@ -11,6 +11,7 @@
 //! - [`commerce`]: sessions, carts, checkout, orders, vouchers, webhooks,
 //!   recommendations, profiles and sales analytics.
 //! - [`access`]: admin API keys.
+//! - [`secrets`]: API keys sealed at rest under a key file outside the database.
 //! - [`admin_auth`]: the dashboard's password, sessions, CSRF tokens and lockouts.
 //! - [`ops`]: metrics, readiness, systemd notifications, the system report and the one-server-per-data-dir lock.
 //! - [`settings`]: the shop's runtime settings (name, tax, brand, assistant voice, widget origins).
@@ -33,6 +34,7 @@ pub mod config;
 pub mod llm;
 pub mod ops;
 pub mod search;
+pub mod secrets;
 pub mod session_token;
 pub mod settings;
 pub mod store;

@@ -53,6 +53,7 @@ const SCREENSHOTS: &[&str] = &[
     "widget",
     "widget-chat",
     "admin-system",
+    "admin-ai",
 ];
 
 fn header(response: &reqwest::blocking::Response, name: &str) -> String {

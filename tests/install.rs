@@ -114,6 +114,14 @@ fn install_upgrade_rollback_uninstall_and_purge_in_a_temporary_root() {
     let config = tree.path("/etc/shopkeep/config.toml");
     let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the configuration is private");
+    let secret_key = tree.path("/etc/shopkeep/secret.key");
+    let key_meta = std::fs::metadata(&secret_key).unwrap();
+    assert_eq!(key_meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        key_meta.len(),
+        32,
+        "a 32-byte key for sealing saved API keys"
+    );
     let config_text = std::fs::read_to_string(&config).unwrap();
     assert!(config_text.contains("tier = \"free\""), "{config_text}");
     let unit = std::fs::read_to_string(tree.path("/etc/systemd/system/shopkeep.service")).unwrap();

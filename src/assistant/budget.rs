@@ -284,6 +284,12 @@ pub fn allowance(
     })
 }
 
+/// The shop's remote (paid API) spend of the current UTC month, in micro-units.
+pub fn remote_spend_this_month(store: &Store) -> Result<u64, StoreError> {
+    let periods = Periods::of(OffsetDateTime::now_utc());
+    store.read(|conn| usage::remote_spend(conn, &periods.month))
+}
+
 /// Records a call, updates aggregates, and fires 80%/100% alerts
 /// (tracing::warn!, a row in usage_alerts, and a `budget.alert` webhook event
 /// when an endpoint subscribes) in the same transaction. Returns the alerts

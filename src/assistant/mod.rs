@@ -23,6 +23,9 @@
 //! - [`budget`]: token budgets per shopper class, the remote spend cap, usage
 //!   records and alerts.
 //! - [`live`]: events for shoppers' open streams (an admin's messages).
+//! - [`settings`], [`runtime`]: the AI settings saved from the dashboard over
+//!   the config file, and the swappable set-up (backends, local model) they
+//!   give, with the dashboard's sandboxed test turn.
 //!
 //! Data flows web → assistant → (search, commerce, llm) → store. This module
 //! must not know about HTTP; product, FAQ and tool text is data it shows,
@@ -41,7 +44,9 @@ pub mod prompt;
 pub mod refine;
 pub mod router;
 pub mod rules;
+pub mod runtime;
 pub mod sentiment;
+pub mod settings;
 pub mod slots;
 pub mod state;
 pub mod tools;

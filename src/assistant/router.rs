@@ -194,6 +194,59 @@ pub fn complexity(message: &str, products_referenced: usize, turns: usize) -> Co
     }
 }
 
+/// One of a remote provider's two models.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelSize {
+    Fast,
+    Strong,
+}
+
+/// Which remote model answers turns of each complexity.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Routing {
+    pub simple: ModelSize,
+    pub complex: ModelSize,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            simple: ModelSize::Fast,
+            complex: ModelSize::Strong,
+        }
+    }
+}
+
+impl Routing {
+    fn size_for(self, complexity: Complexity) -> ModelSize {
+        match complexity {
+            Complexity::Simple => self.simple,
+            Complexity::Complex => self.complex,
+        }
+    }
+
+    /// The rule in words, for the dashboard.
+    pub fn explain() -> String {
+        format!(
+            "A turn is complex when it compares or weighs products (words such as {}), \
+             refers to more than two products shown, or comes after more than {LONG_CONVERSATION_TURNS} \
+             shopper messages; every other turn is simple.",
+            COMPLEX_WORDS
+                .iter()
+                .take(4)
+                .map(|w| format!("\"{}\"", w.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
 /// The model backends of the shop and the rules for using them.
 pub struct Backends {
     pub resolution: Resolution,
@@ -205,6 +258,8 @@ pub struct Backends {
     pub prices: PriceTable,
     /// Below this intent confidence the local model picks the tool itself.
     pub model_plans_below: f32,
+    /// Which remote model answers simple and complex turns.
+    pub routing: Routing,
 }
 
 impl Backends {
@@ -228,7 +283,14 @@ impl Backends {
             budgets: Budgets::new(&config.budgets),
             prices: config.remote.prices.clone(),
             model_plans_below: MODEL_PLANS_BELOW,
+            routing: Routing::default(),
         }
+    }
+
+    /// The local model's worker, whatever the tier (the OpenAI-compatible
+    /// endpoint serves it even when the tier does not use it).
+    pub fn local_worker(&self) -> Option<&ModelWorker> {
+        self.local.as_ref().map(|l| &l.worker)
     }
 
     /// The tier running now.
@@ -256,9 +318,9 @@ impl Backends {
         }
         if self.tier() == Tier::Enterprise && allowance == Allowance::Allowed {
             for provider in &self.remote {
-                let model = match complexity {
-                    Complexity::Simple => &provider.fast,
-                    Complexity::Complex => &provider.strong,
+                let model = match self.routing.size_for(complexity) {
+                    ModelSize::Fast => &provider.fast,
+                    ModelSize::Strong => &provider.strong,
                 };
                 chain.push(Choice::Remote { provider, model });
             }
@@ -363,6 +425,19 @@ mod tests {
             "{}",
             missing.reason
         );
+    }
+
+    #[test]
+    fn routing_picks_the_model_size_per_complexity() {
+        let default = Routing::default();
+        assert_eq!(default.size_for(Complexity::Simple), ModelSize::Fast);
+        assert_eq!(default.size_for(Complexity::Complex), ModelSize::Strong);
+        let all_strong = Routing {
+            simple: ModelSize::Strong,
+            complex: ModelSize::Strong,
+        };
+        assert_eq!(all_strong.size_for(Complexity::Simple), ModelSize::Strong);
+        assert!(Routing::explain().contains("\"compare\""));
     }
 
     #[test]

@@ -6,8 +6,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::assistant::router::resolve;
-use crate::config::Config;
+use crate::assistant::runtime::Running;
 use crate::llm::local::ModelInfo;
 use crate::search::{SearchService, SearchStatus};
 use crate::store::Store;
@@ -41,13 +40,15 @@ pub struct Readiness {
     pub database: Check,
     pub search_index: Check,
     pub model: Check,
+    /// The remote model APIs in use and how their latest calls went.
+    pub remote: Check,
     pub tier: TierReport,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TierReport {
     pub status: Status,
-    /// The tier asked for in the configuration.
+    /// The tier asked for (the config file's, or the dashboard's when saved there).
     pub configured: String,
     /// The tier actually running.
     pub active: String,
@@ -67,14 +68,14 @@ pub enum LlmStatus {
     },
 }
 
-/// Evaluates every component now.
+/// Evaluates every component now, against the AI set-up running now.
 pub fn readiness(
     store: &Store,
     search: &SearchService,
-    config: &Config,
-    llm: &LlmStatus,
+    ai: &Running,
     shutting_down: bool,
 ) -> Readiness {
+    let llm = &ai.llm_status;
     let database = match store.ping() {
         Ok(()) => Check::new(Status::Ok, format!("SQLite at {}", store.path().display())),
         Err(err) => Check::new(Status::Down, err.to_string()),
@@ -99,13 +100,14 @@ pub fn readiness(
             Check::new(Status::Degraded, format!("{model} did not load: {reason}"))
         }
     };
-    let tier = tier_report(config, llm);
+    let tier = tier_report(ai);
     let ready = database.status == Status::Ok && !shutting_down;
     Readiness {
         ready,
         database,
         search_index,
         model,
+        remote: remote_check(ai),
         tier,
     }
 }
@@ -138,21 +140,46 @@ fn search_check(status: &SearchStatus) -> Check {
 
 /// The tier that actually runs (see `assistant::router::resolve`): saying
 /// so beats pretending.
-fn tier_report(config: &Config, llm: &LlmStatus) -> TierReport {
-    let local = match llm {
-        LlmStatus::Loaded(info) => Some(info),
-        LlmStatus::NotConfigured | LlmStatus::Failed { .. } => None,
-    };
-    let remote = config.remote.openai.is_some() || config.remote.gemini.is_some();
-    let resolution = resolve(config.tier, local, remote);
+fn tier_report(ai: &Running) -> TierReport {
+    let resolution = &ai.backends.resolution;
     TierReport {
         status: if resolution.degraded {
             Status::Degraded
         } else {
             Status::Ok
         },
-        configured: config.tier.as_str().into(),
+        configured: ai.config.tier.as_str().into(),
         active: resolution.active.as_str().into(),
-        reason: resolution.reason,
+        reason: resolution.reason.clone(),
     }
+}
+
+/// Each remote provider with its latest call: degraded while one is failing
+/// (a bad key or URL shows here after the first turn that tried it).
+fn remote_check(ai: &Running) -> Check {
+    let providers = ai.backends.remote();
+    if providers.is_empty() {
+        return Check::new(Status::Ok, "no remote model API configured");
+    }
+    let mut failing = false;
+    let lines: Vec<String> = providers
+        .iter()
+        .map(|model| {
+            let name = model.guarded.provider();
+            match model.guarded.last_outcome() {
+                None => format!("{name}: not called yet"),
+                Some(Ok(())) => format!("{name}: ok"),
+                Some(Err(error)) => {
+                    failing = true;
+                    format!("{name}: failing: {error}")
+                }
+            }
+        })
+        .collect();
+    let status = if failing {
+        Status::Degraded
+    } else {
+        Status::Ok
+    };
+    Check::new(status, lines.join("; "))
 }

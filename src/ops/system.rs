@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::health::{self, LlmStatus, Readiness};
+use super::health::{self, Readiness};
 use crate::backup::{self, BackupInfo};
 use crate::config::Config;
 use crate::search::{SearchService, SearchStatus};
@@ -92,7 +92,7 @@ pub fn report(
     store: &Store,
     search: &SearchService,
     config: &Config,
-    llm: &LlmStatus,
+    ai: &crate::assistant::runtime::Running,
     shutting_down: bool,
 ) -> SystemReport {
     let (uptime_secs, started_at) = STARTED.get().map_or((0, None), |(at, stamp)| {
@@ -123,7 +123,7 @@ pub fn report(
             known_schema_version: crate::store::known_schema_version(),
         },
         search: search.status().ok(),
-        readiness: health::readiness(store, search, config, llm, shutting_down),
+        readiness: health::readiness(store, search, ai, shutting_down),
         backups: BackupSchedule {
             schedule: if config.backup.daily { "daily" } else { "off" }.to_string(),
             at: format!("{:02}:{:02}", config.backup.at.0, config.backup.at.1),

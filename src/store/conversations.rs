@@ -98,6 +98,14 @@ fn message_row(row: &Row) -> rusqlite::Result<MessageRow> {
     })
 }
 
+/// Deletes a conversation and its messages (the test console's sandbox).
+pub fn delete(tx: &Transaction, id: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .prepare_cached("DELETE FROM conversations WHERE id = ?1")?
+        .execute([id])?
+        > 0)
+}
+
 pub fn insert(
     tx: &Transaction,
     id: &str,

@@ -6,6 +6,7 @@
 //! It must not validate business rules; it stores what `catalog` has validated.
 
 pub mod admin_users;
+pub mod ai_settings;
 pub mod analytics;
 pub mod api_keys;
 pub mod carts;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_content_version.sql"),
     include_str!("migrations/0012_admin_users.sql"),
     include_str!("migrations/0014_shop_settings.sql"),
+    include_str!("migrations/0015_ai_settings.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

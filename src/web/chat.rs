@@ -21,6 +21,7 @@ use super::problem::Problem;
 use super::shopper::CurrentShopper;
 use crate::assistant::live::LiveEvent;
 use crate::assistant::prompt::Voice;
+use crate::assistant::router::Backends;
 use crate::assistant::{self, Assistant, AssistantError, Services, TurnEvent, TurnReply};
 use crate::catalog::FieldError;
 use crate::commerce::Shopper;
@@ -63,7 +64,7 @@ pub struct ChatRequest {
     pub stream: bool,
 }
 
-fn assistant_problem(error: AssistantError) -> Problem {
+pub fn assistant_problem(error: AssistantError) -> Problem {
     match error {
         AssistantError::BadMessage(reason) => Problem::invalid_field("message", reason),
         AssistantError::NoConversation(id) => {
@@ -93,7 +94,9 @@ async fn run_turn(
     Ok(web::block(move || {
         let settings = state.settings.current();
         let config = settings.over_running(&state.config);
-        let assistant = assistant_for(&state, &config).with_voice(Voice {
+        // The set-up this turn started with, even if the admin swaps it meanwhile.
+        let running = state.ai.current();
+        let assistant = assistant_for(&state, &config, &running.backends).with_voice(Voice {
             tone: settings.assistant_tone.guidance(),
             instructions: settings.assistant_instructions.as_str(),
         });
@@ -107,20 +110,26 @@ async fn run_turn(
     .await?)
 }
 
-/// The assistant of `state`'s shop as `config` (the running settings) describes it.
-fn assistant_for<'a>(state: &'a AppState, config: &'a Config) -> Assistant<'a> {
-    Assistant::new(
-        &state.store,
-        config,
-        Services {
-            search: &state.search,
-            payments: &state.payments,
-            live: &state.live,
-            backends: &state.backends,
-            webhooks: Some(&state.webhooks),
-            answers: Some(&state.answers),
-        },
-    )
+/// The assistant of `state`'s shop as `config` (the running settings)
+/// describes it, on `backends`.
+fn assistant_for<'a>(
+    state: &'a AppState,
+    config: &'a Config,
+    backends: &'a Backends,
+) -> Assistant<'a> {
+    Assistant::new(&state.store, config, services(state, backends))
+}
+
+/// What a turn may use besides the store, with the backends it runs on.
+pub fn services<'a>(state: &'a AppState, backends: &'a Backends) -> Services<'a> {
+    Services {
+        search: &state.search,
+        payments: &state.payments,
+        live: &state.live,
+        backends,
+        webhooks: Some(&state.webhooks),
+        answers: Some(&state.answers),
+    }
 }
 
 /// One shopper message; the reply as JSON or as a stream of events
@@ -275,7 +284,13 @@ pub async fn my_conversation(
     let after = query.after;
     let state2 = state.clone();
     let (conversation, messages) = web::block(move || {
-        assistant_for(&state2, &state2.config).messages(shopper.0, &id, after, MAX_HISTORY)
+        let running = state2.ai.current();
+        assistant_for(&state2, &state2.config, &running.backends).messages(
+            shopper.0,
+            &id,
+            after,
+            MAX_HISTORY,
+        )
     })
     .await?
     .map_err(assistant_problem)?;
@@ -302,9 +317,11 @@ pub async fn live_events(
     let id = path.into_inner();
     let state2 = state.clone();
     let lookup = id.clone();
-    let found =
-        web::block(move || assistant_for(&state2, &state2.config).conversation(shopper.0, &lookup))
-            .await??;
+    let found = web::block(move || {
+        let running = state2.ai.current();
+        assistant_for(&state2, &state2.config, &running.backends).conversation(shopper.0, &lookup)
+    })
+    .await??;
     if found.is_none() {
         return Err(Problem::not_found(format!("there is no conversation {id}")));
     }

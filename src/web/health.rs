@@ -28,8 +28,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         health::readiness(
             &worker_state.store,
             &worker_state.search,
-            &worker_state.config,
-            &worker_state.llm_status,
+            &worker_state.ai.current(),
             worker_state.shutting_down.load(Ordering::Relaxed),
         )
     })

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod ai;
 pub mod analytics;
 pub mod assets;
 pub mod auth;
@@ -42,8 +43,6 @@ use actix_web::{App, HttpResponse, web};
 use crate::access::Access;
 use crate::commerce::payment::Payments;
 use crate::config::Config;
-use crate::llm::worker::ModelWorker;
-use crate::ops::health::LlmStatus;
 use crate::ops::metrics::Metrics;
 use crate::search::SearchService;
 use crate::store::Store;
@@ -56,18 +55,15 @@ pub struct AppState {
     pub access: Access,
     pub metrics: Metrics,
     pub shutting_down: AtomicBool,
-    /// The local chat model's worker, when one is loaded.
-    pub chat_model: Option<ModelWorker>,
-    /// What happened to the configured chat model (for readiness and tiers).
-    pub llm_status: LlmStatus,
     /// The ways to pay this shop offers.
     pub payments: Payments,
     /// Wakes the webhook dispatcher once a transaction that enqueued events committed.
     pub webhooks: crate::commerce::webhooks::Waker,
     /// Open chat streams waiting for an admin's messages.
     pub live: crate::assistant::live::Live,
-    /// The tier that runs and the model backends the assistant may use.
-    pub backends: crate::assistant::router::Backends,
+    /// The AI set-up running now (tier, backends, local model and its
+    /// status), swapped when the dashboard saves settings or switches model.
+    pub ai: crate::assistant::runtime::AiRuntime,
     /// Replies to questions that are the same for every shopper.
     pub answers: std::sync::Arc<crate::assistant::cache::AnswerCache>,
     /// Catalog imports running in the background, and the last ones done.
@@ -109,6 +105,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .configure(products::routes)
                     .configure(search::routes)
                     .configure(admin::routes)
+                    .configure(ai::routes)
                     .configure(account::routes)
                     .configure(cart::routes)
                     .configure(orders::routes)

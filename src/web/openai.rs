@@ -57,7 +57,7 @@ fn random_id(prefix: &str) -> String {
 /// `GET /v1/models`: the loaded chat model and the embedding model.
 pub async fn list_models(_: Admin, state: web::Data<AppState>) -> HttpResponse {
     let mut data = Vec::new();
-    if let Some(worker) = &state.chat_model {
+    if let Some(worker) = state.ai.current().chat_model() {
         data.push(json!({"id": worker.frontend().info.id, "object": "model", "created": 0, "owned_by": "shopkeep"}));
     }
     if let Some(embedder) = state.search.embedder() {
@@ -550,7 +550,7 @@ pub async fn chat_completions(
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     let body: ChatRequest = parse_body(&req, &body).map_err(openai_error)?;
-    let worker = state.chat_model.clone().ok_or_else(|| {
+    let worker = state.ai.current().chat_model().cloned().ok_or_else(|| {
         Problem::not_found(format!(
             "no chat model is loaded, so model {:?} is not available; start with `serve --model ID`",
             body.model

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    account, admin, analytics, assets, cart, chat, dashboard, health, orders, overview, products,
-    profile, recommendations, search, settings, system, usage, vouchers, webhooks,
+    account, admin, ai, analytics, assets, cart, chat, dashboard, health, orders, overview,
+    products, profile, recommendations, search, settings, system, usage, vouchers, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -37,6 +37,7 @@ use super::{
         settings::show, settings::replace, settings::change, settings::upload_logo, settings::remove_logo,
         usage::usage_report, usage::usage_alerts,
         overview::overview,
+        ai::show, ai::save, ai::switch_model, ai::test_turn,
         recommendations::for_product, recommendations::for_shopper, recommendations::rebuild,
         system::system_report, system::list_backups, system::create_backup, system::download_backup,
         system::upload_backup, system::restore_backup,

@@ -123,7 +123,7 @@ pub async fn overview(_admin: Admin, state: web::Data<AppState>) -> Result<HttpR
     let figures = web::block(move || {
         read_figures(
             &store,
-            &worker_state.backends,
+            &worker_state.ai.current().backends,
             threshold,
             OffsetDateTime::now_utc(),
         )
@@ -200,7 +200,8 @@ fn range_problem(error: analytics::RangeError) -> Problem {
 }
 
 fn serving(state: &AppState) -> Serving {
-    let backends = &state.backends;
+    let running = state.ai.current();
+    let backends = &running.backends;
     let mut models: Vec<ServingModel> = backends
         .local()
         .map(|local| {

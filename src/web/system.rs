@@ -76,7 +76,7 @@ pub async fn system_report(
             &state.store,
             &state.search,
             &state.config,
-            &state.llm_status,
+            &state.ai.current(),
             state
                 .shutting_down
                 .load(std::sync::atomic::Ordering::Relaxed),

@@ -139,7 +139,9 @@ pub async fn usage_alerts(
         Ok::<_, crate::store::StoreError>(AlertsResponse {
             open: budget::open_alerts(&store)?,
             recent: budget::recent_alerts(&store, budget::RECENT_ALERTS)?,
-            spend: store.read(|conn| budget::month_spend(conn, &state.backends.budgets, now))?,
+            spend: store.read(|conn| {
+                budget::month_spend(conn, &state.ai.current().backends.budgets, now)
+            })?,
         })
     })
     .await??;

@@ -128,6 +128,8 @@ pub struct Guarded {
     backend: Box<dyn RemoteBackend>,
     limiter: Limiter,
     breaker: Breaker,
+    /// How the latest call ended: `None` before any, then Ok or the error's text.
+    last_outcome: std::sync::Mutex<Option<Result<(), String>>>,
 }
 
 impl std::fmt::Debug for Guarded {
@@ -150,6 +152,7 @@ impl Guarded {
             backend,
             limiter: Limiter::new(limits, Instant::now()),
             breaker: Breaker::new(breaker),
+            last_outcome: std::sync::Mutex::new(None),
         }
     }
 
@@ -177,6 +180,7 @@ impl Guarded {
         match outcome {
             Ok(reply) => {
                 self.breaker.record_success();
+                self.note_outcome(Ok(()));
                 let used = reply.usage.input.saturating_add(reply.usage.output);
                 self.limiter.settle(reserved, used, finished);
                 Ok((reply, finished - started))
@@ -189,6 +193,7 @@ impl Guarded {
     }
 
     fn record_failure(&self, model: &str, error: &RemoteError, now: Instant) {
+        self.note_outcome(Err(error.to_string()));
         if error.trips_breaker() {
             self.breaker.record_failure(now, error.retry_after());
         } else {
@@ -202,6 +207,23 @@ impl Guarded {
             breaker = ?self.breaker.state(now),
             "remote model call failed"
         );
+    }
+
+    fn note_outcome(&self, outcome: Result<(), String>) {
+        let mut last = self
+            .last_outcome
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *last = Some(outcome);
+    }
+
+    /// How the latest call that reached the API ended (`None` before any),
+    /// for `/readyz` and the dashboard.
+    pub fn last_outcome(&self) -> Option<Result<(), String>> {
+        self.last_outcome
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Closed, Open or HalfOpen, for `/readyz` and the dashboard.
