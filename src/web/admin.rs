@@ -5,12 +5,10 @@
 //! `max_import_bytes`), then imported off the executor; memory stays flat
 //! whatever the file size. Jobs are kept and run by `crate::catalog::jobs`.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -18,6 +16,7 @@ use super::AppState;
 use super::auth::Admin;
 use super::json::parse_body;
 use super::problem::Problem;
+use super::upload::{self, io_problem};
 use crate::catalog::import::{self, Format, ImportError, ImportOptions, ImportReport, Source};
 use crate::catalog::jobs::ImportJob;
 use crate::store::api_keys::{self, ApiKeyInfo};
@@ -207,7 +206,7 @@ pub async fn import_job(
 /// refusing it past `max_import_bytes`; the file goes when the path is dropped.
 async fn receive_upload(
     state: &web::Data<AppState>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<tempfile::TempPath, Problem> {
     let folder = state.config.data_dir.join("imports");
     let upload = web::block(move || {
@@ -217,40 +216,8 @@ async fn receive_upload(
     .await?
     .map_err(|e| io_problem("could not create a temporary file for the upload", e))?;
     let (file, path) = upload.into_parts();
-    let mut file = std::io::BufWriter::new(file);
-    let limit = state.config.max_import_bytes;
-    let mut received = 0usize;
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Problem::bad_request(format!("the upload broke off: {e}")))?;
-        received += chunk.len();
-        if received > limit {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the file is larger than max_import_bytes ({limit} bytes)"),
-            ));
-        }
-        file.write_all(&chunk)
-            .map_err(|e| io_problem("could not store the upload", e))?;
-    }
-    file.flush()
-        .map_err(|e| io_problem("could not store the upload", e))?;
-    drop(file);
-    if received == 0 {
-        return Err(Problem::invalid_field(
-            "body",
-            "the upload is empty: send the file as the request body",
-        ));
-    }
+    upload::stream_to_file(payload, &file, state.config.max_import_bytes, "file").await?;
     Ok(path)
-}
-
-fn io_problem(what: &str, err: std::io::Error) -> Problem {
-    tracing::error!(error = %err, "{what}");
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("{what}; the error is in the server log"),
-    )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

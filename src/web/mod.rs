@@ -29,6 +29,7 @@ pub mod search;
 pub mod settings;
 pub mod shopper;
 pub mod system;
+pub mod upload;
 pub mod usage;
 pub mod vouchers;
 pub mod webhooks;

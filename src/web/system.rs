@@ -8,18 +8,18 @@
 //! product. Blocking work goes through `web::block`; the rules live in
 //! `crate::backup` and `crate::ops::system`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
-use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Admin;
 use super::problem::Problem;
+use super::upload;
 use crate::backup::restore::RestoreReport;
 use crate::backup::{self, BackupError, BackupInfo, Created, Manifest};
 use crate::ops::system::{self, SystemReport};
@@ -188,7 +188,7 @@ pub struct Uploaded {
 pub async fn upload_backup(
     admin: Admin,
     state: web::Data<AppState>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let folder = state.config.backups_dir();
     let partial = web::block(move || {
@@ -202,33 +202,13 @@ pub async fn upload_backup(
             })
     })
     .await??;
-    let mut writer = std::io::BufWriter::new(partial.as_file());
-    let limit = state.config.max_import_bytes;
-    let mut received = 0usize;
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Problem::bad_request(format!("the upload broke off: {e}")))?;
-        received += chunk.len();
-        if received > limit {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the archive is larger than max_import_bytes ({limit} bytes)"),
-            ));
-        }
-        writer
-            .write_all(&chunk)
-            .map_err(|e| io_problem("could not store the upload", e))?;
-    }
-    writer
-        .flush()
-        .map_err(|e| io_problem("could not store the upload", e))?;
-    drop(writer);
-    if received == 0 {
-        return Err(Problem::invalid_field(
-            "body",
-            "the upload is empty: send the .tar.zst archive as the request body",
-        ));
-    }
+    upload::stream_to_file(
+        payload,
+        partial.as_file(),
+        state.config.max_import_bytes,
+        ".tar.zst archive",
+    )
+    .await?;
     let worker_state = state.clone();
     let uploaded = web::block(move || {
         let config = &worker_state.config;
@@ -279,12 +259,4 @@ pub async fn restore_backup(
     state.search.nudge();
     tracing::warn!(actor = %admin.actor(), name = %name, "backup restored into the running shop");
     Ok(HttpResponse::Ok().json(report))
-}
-
-fn io_problem(what: &str, error: std::io::Error) -> Problem {
-    tracing::error!(%error, "{what}");
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("{what}; the error is in the server log"),
-    )
 }
