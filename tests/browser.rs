@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, assert_problem};
 use serde_json::Value;
-use shopkeep::assistant::budget::{self, Budgets, CallRecord, ShopperClass};
-use shopkeep::config::{BudgetSettings, TokenBudget};
-use shopkeep::store::{Store, StoreOptions};
+use shopkeep::assistant::budget::{self, CallRecord, ShopperClass};
 use time::{Duration as Days, OffsetDateTime};
 
 /// The longest the browser suite may take before it counts as hung.
@@ -274,21 +272,8 @@ fn the_storefront_the_widget_and_the_dashboard_work_in_a_real_browser() {
 /// the tier without a model, which records none. Recorded the way the
 /// assistant records them, through `budget::record`.
 fn shop_with_model_usage() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("shopkeep.db"), &StoreOptions::default()).unwrap();
-    let plenty = TokenBudget {
-        daily: 1_000_000,
-        monthly: 10_000_000,
-    };
-    let budgets = Budgets::new(&BudgetSettings {
-        guest: plenty,
-        registered: plenty,
-        premium: plenty,
-        premium_customers: Vec::new(),
-        // The configuration's default cap, so alerts match what the server enforces.
-        monthly_spend_cap_micros: 50_000_000,
-        alert_webhook: false,
-    });
+    // The configuration's default cap, so alerts match what the server enforces.
+    let (dir, store, budgets) = common::store_for_recorded_calls(50_000_000);
     let now = OffsetDateTime::now_utc();
     for n in 0..60u64 {
         let remote = n % 3 == 0;

@@ -12,9 +12,7 @@ use common::{TestServer, assert_problem};
 use reqwest::Method;
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
-use shopkeep::assistant::budget::{self, Budgets, CallRecord, ShopperClass};
-use shopkeep::config::{BudgetSettings, TokenBudget};
-use shopkeep::store::{Store, StoreOptions};
+use shopkeep::assistant::budget::{self, CallRecord, ShopperClass};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -78,20 +76,7 @@ fn json_report(server: &TestServer, path: &str) -> Value {
 /// A shop whose database holds model calls made over the last three days,
 /// two of them remote (paid) this month.
 fn shop_with_model_calls(now: OffsetDateTime) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("shopkeep.db"), &StoreOptions::default()).unwrap();
-    let plenty = TokenBudget {
-        daily: 1_000_000,
-        monthly: 10_000_000,
-    };
-    let budgets = Budgets::new(&BudgetSettings {
-        guest: plenty,
-        registered: plenty,
-        premium: plenty,
-        premium_customers: Vec::new(),
-        monthly_spend_cap_micros: 2_000_000,
-        alert_webhook: false,
-    });
+    let (dir, store, budgets) = common::store_for_recorded_calls(2_000_000);
     let calls = [
         (0, "qwen2.5-0.5b-instruct", "starter", "local", 0),
         (0, "gpt-4o-mini", "enterprise", "openai", 1_250),

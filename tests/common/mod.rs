@@ -337,3 +337,36 @@ pub fn cli_with_input(data_dir: &Path, args: &[&str], stdin: &str) -> (ExitStatu
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A new shop database in a temporary data directory, with budgets roomy
+/// enough that no recorded model call is refused and `spend_cap_micros` as
+/// the shop's monthly cap: for tests that record calls (through
+/// `budget::record`, as the assistant does) before the server starts on it.
+pub fn store_for_recorded_calls(
+    spend_cap_micros: u64,
+) -> (
+    tempfile::TempDir,
+    shopkeep::store::Store,
+    shopkeep::assistant::budget::Budgets,
+) {
+    use shopkeep::config::{BudgetSettings, TokenBudget};
+    let dir = tempfile::tempdir().unwrap();
+    let store = shopkeep::store::Store::open(
+        &dir.path().join("shopkeep.db"),
+        &shopkeep::store::StoreOptions::default(),
+    )
+    .unwrap();
+    let plenty = TokenBudget {
+        daily: 1_000_000,
+        monthly: 10_000_000,
+    };
+    let budgets = shopkeep::assistant::budget::Budgets::new(&BudgetSettings {
+        guest: plenty,
+        registered: plenty,
+        premium: plenty,
+        premium_customers: Vec::new(),
+        monthly_spend_cap_micros: spend_cap_micros,
+        alert_webhook: false,
+    });
+    (dir, store, budgets)
+}
