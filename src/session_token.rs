@@ -1,8 +1,12 @@
-//! Bearer tokens for sessions (shoppers' and the dashboard's): 256 random
-//! bits as hex, kept in SQLite only as their SHA-256.
+//! Credentials shared by shoppers' accounts and the dashboard: bearer tokens
+//! for sessions (256 random bits as hex, kept in SQLite only as their
+//! SHA-256) and argon2id password hashes.
 //!
-//! Owns the token format; what a session grants is its owner's business.
+//! Owns the token and hash formats; what a session grants is its owner's
+//! business.
 
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, SaltString};
 use sha2::{Digest, Sha256};
 
 const TOKEN_BYTES: usize = 32;
@@ -22,6 +26,25 @@ pub fn looks_like_token(token: &str) -> bool {
 /// What the store keeps of a token.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Why a password could not be hashed.
+#[derive(Debug)]
+pub enum HashFailure {
+    /// The OS had no randomness for the salt.
+    Random(String),
+    Hash(String),
+}
+
+/// An argon2id hash of `password` (a PHC string) with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, HashFailure> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| HashFailure::Random(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| HashFailure::Hash(e.to_string()))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| HashFailure::Hash(e.to_string()))?
+        .to_string())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -299,13 +299,10 @@ fn start_session(
 }
 
 fn hash_password(password: &str) -> Result<String, AdminAuthError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AdminAuthError::Random(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AdminAuthError::Hash(e.to_string()))?;
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| AdminAuthError::Hash(e.to_string()))?
-        .to_string())
+    session_token::hash_password(password).map_err(|failure| match failure {
+        session_token::HashFailure::Random(e) => AdminAuthError::Random(e),
+        session_token::HashFailure::Hash(e) => AdminAuthError::Hash(e),
+    })
 }
 
 fn new_token() -> Result<String, AdminAuthError> {

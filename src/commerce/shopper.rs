@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use time::OffsetDateTime;
 
 use crate::catalog::FieldError;
@@ -280,13 +280,10 @@ pub fn customer(store: &Store, id: i64) -> Result<Option<Customer>, ShopperError
 }
 
 fn hash_password(password: &str) -> Result<String, ShopperError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| ShopperError::Random(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| ShopperError::Hash(e.to_string()))?;
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| ShopperError::Hash(e.to_string()))?
-        .to_string())
+    session_token::hash_password(password).map_err(|failure| match failure {
+        session_token::HashFailure::Random(e) => ShopperError::Random(e),
+        session_token::HashFailure::Hash(e) => ShopperError::Hash(e),
+    })
 }
 
 fn new_token() -> Result<String, ShopperError> {
