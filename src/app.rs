@@ -162,6 +162,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             config.assistant.answer_cache_entries,
         )),
         import_jobs: Default::default(),
+        limits: http::guard::RateLimits::new(&config.limits),
         config: config.clone(),
         settings,
     });

@@ -318,6 +318,32 @@ pub const KEYS: &[KeySpec] = &[
         default: "4",
         help: "scheduled backups kept from the most recent weeks, one per ISO week, beyond the daily ones (0-1000)",
     },
+    // Request limits per client address
+    KeySpec {
+        name: "limits.login_per_minute",
+        default: "30",
+        help: "dashboard sign-in attempts (POST /admin/login) one client address may make per minute, all at once at most; more are answered 429 with Retry-After; 0 turns the limit off",
+    },
+    KeySpec {
+        name: "limits.account_per_minute",
+        default: "30",
+        help: "shopper sign-ins and registrations (POST /api/v1/account/login, /register) per client address per minute; 0 turns the limit off",
+    },
+    KeySpec {
+        name: "limits.chat_per_minute",
+        default: "60",
+        help: "assistant turns (POST /api/v1/chat) per client address per minute; 0 turns the limit off",
+    },
+    KeySpec {
+        name: "limits.checkout_per_minute",
+        default: "30",
+        help: "checkouts (POST /api/v1/checkout) per client address per minute; 0 turns the limit off",
+    },
+    KeySpec {
+        name: "trusted_proxies",
+        default: "",
+        help: "comma-separated addresses or CIDR ranges (127.0.0.1, ::1, 10.0.0.0/8) of reverse proxies whose X-Forwarded-For names the client; empty trusts none and the peer address is the client",
+    },
     // Admin dashboard
     KeySpec {
         name: "admin.session_ttl",
@@ -432,6 +458,68 @@ pub struct AdminSettings {
 pub struct WidgetSettings {
     /// Origins whose pages may call the shop's API from the widget.
     pub allowed_origins: Vec<crate::settings::WidgetOrigin>,
+}
+
+/// Per-address request budgets (`[limits]` in the config file); 0 turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSettings {
+    pub login_per_minute: u32,
+    pub account_per_minute: u32,
+    pub chat_per_minute: u32,
+    pub checkout_per_minute: u32,
+}
+
+/// An address or CIDR range of reverse proxies trusted to say who the client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyRange {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl ProxyRange {
+    /// "10.0.0.0/8", "::1" or "192.168.1.5".
+    pub fn parse(text: &str) -> Result<ProxyRange, String> {
+        let text = text.trim();
+        let (address, prefix) = text.split_once('/').unwrap_or((text, ""));
+        let network: std::net::IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            bits
+        } else {
+            prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {bits}"))?
+        };
+        Ok(ProxyRange { network, prefix })
+    }
+
+    /// Whether `address` is in this range (an IPv4-mapped IPv6 peer counts as IPv4).
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        let address = address.to_canonical();
+        let (network, address, bits) = match (self.network, address) {
+            (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
+                (u128::from(n.to_bits()), u128::from(a.to_bits()), 32)
+            }
+            (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => (n.to_bits(), a.to_bits(), 128),
+            _ => return false,
+        };
+        let host_bits = bits - u32::from(self.prefix);
+        host_bits >= bits || (network >> host_bits) == (address >> host_bits)
+    }
+}
+
+fn proxy_ranges(value: &str) -> Result<Vec<ProxyRange>, String> {
+    value
+        .split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(ProxyRange::parse)
+        .collect()
 }
 
 /// Scheduled backups and their retention (`[backup]` in the config file).
@@ -707,6 +795,9 @@ pub struct Config {
     pub admin: AdminSettings,
     pub widget: WidgetSettings,
     pub backup: BackupSettings,
+    pub limits: LimitSettings,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ProxyRange>,
     /// The TOML file the configuration was read from, if any (backups carry a copy).
     pub config_file: Option<PathBuf>,
     /// The key file that seals saved API keys (`SHOPKEEP_SECRET_KEY_FILE`);
@@ -921,6 +1012,13 @@ impl Config {
                 keep_daily: parse("backup.keep_daily").with(|v| number(v, 0, 1000))?,
                 keep_weekly: parse("backup.keep_weekly").with(|v| number(v, 0, 1000))?,
             },
+            limits: LimitSettings {
+                login_per_minute: parse("limits.login_per_minute").with(per_minute)?,
+                account_per_minute: parse("limits.account_per_minute").with(per_minute)?,
+                chat_per_minute: parse("limits.chat_per_minute").with(per_minute)?,
+                checkout_per_minute: parse("limits.checkout_per_minute").with(per_minute)?,
+            },
+            trusted_proxies: parse("trusted_proxies").with(proxy_ranges)?,
             config_file: None,
             secret_key_file: None,
         })
@@ -1014,6 +1112,11 @@ fn number(value: &str, min: usize, max: usize) -> Result<usize, String> {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("expected a whole number from {min} to {max}")),
     }
+}
+
+/// A request budget per minute: 0 (off) to a million.
+fn per_minute(value: &str) -> Result<u32, String> {
+    number(value, 0, 1_000_000).map(|n| n as u32)
 }
 
 /// "8.25" → 825 hundredths of a percent; at most two decimals, at most 100%.
@@ -1164,6 +1267,32 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_ranges() {
+        let ranges = proxy_ranges("127.0.0.1, 10.0.0.0/8 ,::1").unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let trusted = |s: &str| ranges.iter().any(|r| r.contains(ip(s)));
+        assert!(trusted("127.0.0.1"));
+        assert!(
+            trusted("::ffff:127.0.0.1"),
+            "IPv4-mapped peers count as IPv4"
+        );
+        assert!(trusted("10.200.3.4"));
+        assert!(trusted("::1"));
+        assert!(!trusted("127.0.0.2"));
+        assert!(!trusted("11.0.0.1"));
+        assert!(!trusted("::2"));
+        assert!(
+            ProxyRange::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
+        assert!(proxy_ranges("").unwrap().is_empty());
+        for bad in ["localhost", "10.0.0.0/33", "::1/129", "10.0.0.0/x"] {
+            assert!(proxy_ranges(bad).is_err(), "{bad} must be refused");
+        }
     }
 
     #[test]

@@ -95,6 +95,26 @@ enum Command {
     },
     /// Local models: list the catalog, pull, verify, remove (see models/catalog.toml).
     Models(shopkeep::llm::cli::ModelsArgs),
+    /// Check the set-up without starting the server: config, permissions,
+    /// disk, memory, model files, GPU, remote APIs, port and backups. Exits 1
+    /// when a check fails.
+    Doctor {
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Address the server would listen on (as `serve --bind`).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+        /// Deployment tier (as `serve --tier`).
+        #[arg(long)]
+        tier: Option<String>,
+        /// Local chat model (as `serve --model`).
+        #[arg(long, value_name = "ID")]
+        model: Option<String>,
+        /// A model catalog file that replaces the built-in models/catalog.toml.
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+    },
     /// Measure performance (results belong in docs/BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -236,11 +256,23 @@ fn main() -> ExitCode {
             no_demo.then(|| "false".to_string()),
         );
     }
+    if let Command::Doctor {
+        bind, tier, model, ..
+    } = &cli.command
+    {
+        overrides.set("bind", "--bind", bind.clone());
+        overrides.set("llm.model", "--model", model.clone());
+        overrides.set("tier", "--tier", tier.clone());
+    }
     if let Command::Models(args) = &cli.command {
         overrides.set("models_dir", "--models-dir", args.models_dir.clone());
     }
     let config = match Config::load(&overrides) {
         Ok(config) => config,
+        Err(err) if matches!(cli.command, Command::Doctor { .. }) => {
+            let json = matches!(cli.command, Command::Doctor { json: true, .. });
+            return print_doctor(&shopkeep::ops::doctor::Report::invalid_config(&err), json);
+        }
         Err(err) => {
             eprintln!("shopkeep: configuration error: {err}");
             return ExitCode::from(2);
@@ -288,6 +320,7 @@ fn main() -> ExitCode {
             action: RecommendAction::Rebuild { as_of },
         } => rebuild_recommendations(&config, as_of.as_deref()),
         Command::Models(args) => return shopkeep::llm::cli::run(&config, args),
+        Command::Doctor { json, catalog, .. } => return doctor(&config, catalog.as_deref(), json),
         Command::Bench { action } => {
             let report = match action {
                 BenchAction::Import { products } => {
@@ -351,6 +384,36 @@ fn main() -> ExitCode {
             eprintln!("shopkeep: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn doctor(config: &Config, catalog: Option<&std::path::Path>, json: bool) -> ExitCode {
+    let catalog = match catalog {
+        Some(path) => shopkeep::llm::catalog::Catalog::load(path),
+        None => shopkeep::llm::catalog::Catalog::builtin(),
+    };
+    match catalog {
+        Ok(catalog) => print_doctor(&shopkeep::ops::doctor::run(config, &catalog), json),
+        Err(error) => {
+            eprintln!("shopkeep: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_doctor(report: &shopkeep::ops::doctor::Report, json: bool) -> ExitCode {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(error) => eprintln!("shopkeep: {error}"),
+        }
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -595,7 +595,9 @@ fn two_hundred_concurrent_checkouts_sell_exactly_the_ten_in_stock() {
 fn a_server_killed_mid_checkout_loses_no_acknowledged_order_and_leaves_no_half_order() {
     const INITIAL_STOCK: i64 = 100_000;
     const ROUNDS: u64 = 4;
-    let mut server = TestServer::start();
+    // The load is the point here: no per-address checkout budget.
+    const UNLIMITED: &[(&str, &str)] = &[("SHOPKEEP_LIMITS_CHECKOUT_PER_MINUTE", "0")];
+    let mut server = TestServer::start_with(&[], UNLIMITED);
     let flour = create_product(&server, "bread-flour", "1.25", Some(INITIAL_STOCK));
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     for round in 0..ROUNDS {
@@ -631,7 +633,7 @@ fn a_server_killed_mid_checkout_loses_no_acknowledged_order_and_leaves_no_half_o
         acknowledged.extend(acked);
         if round < ROUNDS - 1 {
             let data_dir = std::mem::replace(&mut server.data_dir, tempfile::tempdir().unwrap());
-            server = TestServer::start_in(data_dir, &[], &[]);
+            server = TestServer::start_in(data_dir, &[], UNLIMITED);
         }
     }
     // Reopen the database the last kill left behind, as the next start would.

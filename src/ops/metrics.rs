@@ -22,6 +22,7 @@ pub struct Metrics {
     pool_waits: IntGauge,
     catalog: IntGaugeVec,
     resident_memory: IntGauge,
+    rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -65,7 +66,15 @@ impl Metrics {
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(pool_waits.clone()))?;
         registry.register(Box::new(catalog.clone()))?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Requests refused with 429 because their client address spent its budget",
+            ),
+            &["budget"],
+        )?;
         registry.register(Box::new(resident_memory.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -74,6 +83,7 @@ impl Metrics {
             pool_waits,
             catalog,
             resident_memory,
+            rate_limited,
         })
     }
 
@@ -84,6 +94,11 @@ impl Metrics {
         self.latency
             .with_label_values(&[route, method])
             .observe(seconds);
+    }
+
+    /// Counts a request refused by the per-address budget `budget` (login, chat …).
+    pub fn count_rate_limited(&self, budget: &str) {
+        self.rate_limited.with_label_values(&[budget]).inc();
     }
 
     /// Refreshes the gauges that are read at scrape time and renders the text

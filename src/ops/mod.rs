@@ -4,9 +4,11 @@
 //! configuration; it must not change either (backups and restores, which do,
 //! live in `crate::backup`).
 
+pub mod doctor;
 pub mod health;
 pub mod instance;
 pub mod metrics;
+pub mod ratelimit;
 pub mod scheduler;
 pub mod system;
 pub mod systemd;

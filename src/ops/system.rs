@@ -146,7 +146,7 @@ fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
 }
 
 /// A `Key:   1234 kB` line of a /proc file, in bytes.
-fn proc_kib(file: &str, key: &str) -> Option<u64> {
+pub fn proc_kib(file: &str, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(file).ok()?;
     let line = text.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line[key.len()..]
@@ -159,7 +159,7 @@ fn proc_kib(file: &str, key: &str) -> Option<u64> {
 }
 
 #[cfg(unix)]
-fn disk_space(path: &Path) -> Option<DiskSpace> {
+pub fn disk_space(path: &Path) -> Option<DiskSpace> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -175,7 +175,7 @@ fn disk_space(path: &Path) -> Option<DiskSpace> {
 }
 
 #[cfg(not(unix))]
-fn disk_space(_path: &Path) -> Option<DiskSpace> {
+pub fn disk_space(_path: &Path) -> Option<DiskSpace> {
     None
 }
 

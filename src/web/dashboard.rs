@@ -154,7 +154,7 @@ pub async fn login(
         parse_body(&req, &body)?
     };
     let typed_user = credentials.user.clone();
-    let address = client_address(&req);
+    let address = super::guard::client_address(&req, &state.config.trusted_proxies);
     let ttl = state.config.admin.session_ttl;
     let store = state.store.clone();
     let from = address.clone();
@@ -436,11 +436,6 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
 
 /// The address a sign-in came from: the peer's, which a client cannot forge
 /// (a `Forwarded` header could name anyone).
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_string(), |addr| addr.ip().to_string())
-}
-
 fn cleared_cookie(req: &HttpRequest) -> String {
     cookie(req, "", 0)
 }

@@ -14,6 +14,7 @@ pub mod cart;
 pub mod chat;
 pub mod csv;
 pub mod dashboard;
+pub mod guard;
 pub mod health;
 pub mod json;
 pub mod observe;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub import_jobs: Arc<crate::catalog::jobs::ImportJobs>,
     /// The shop's settings as saved from the dashboard, over `config`'s defaults.
     pub settings: crate::settings::LiveSettings,
+    /// Per-address budgets of sign-ins, chat turns and checkouts.
+    pub limits: guard::RateLimits,
 }
 
 impl AppState {
@@ -142,7 +145,10 @@ pub fn app(
         .wrap(from_fn(auth::form_csrf))
         .wrap(from_fn(shopper::session_cookie))
         .wrap(from_fn(problem::normalize))
+        // Inside CORS, so that the widget can read a 429 on another site.
+        .wrap(from_fn(guard::limit_requests))
         .wrap(from_fn(widget::cors))
+        .wrap(from_fn(guard::security_headers))
         .wrap(Compress::default())
         .wrap(from_fn(observe::observe))
 }

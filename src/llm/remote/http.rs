@@ -120,7 +120,7 @@ fn error_message(json: Option<&Value>, body: &str) -> String {
 }
 
 /// Replaces the API key wherever a server (or a URL in an error) echoed it.
-fn scrub(text: &str, secret: &Secret) -> String {
+pub(super) fn scrub(text: &str, secret: &Secret) -> String {
     if secret.is_empty() {
         text.to_string()
     } else {

@@ -12,6 +12,7 @@ mod gemini;
 mod http;
 mod limiter;
 mod openai;
+pub mod probe;
 
 use std::time::{Duration, Instant};
 
