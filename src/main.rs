@@ -393,12 +393,30 @@ fn doctor(config: &Config, catalog: Option<&std::path::Path>, json: bool) -> Exi
         None => shopkeep::llm::catalog::Catalog::builtin(),
     };
     match catalog {
-        Ok(catalog) => print_doctor(&shopkeep::ops::doctor::run(config, &catalog), json),
+        Ok(catalog) => print_doctor(
+            &shopkeep::ops::doctor::run(&with_saved_ai_settings(config), &catalog),
+            json,
+        ),
         Err(error) => {
             eprintln!("shopkeep: {error}");
             ExitCode::from(2)
         }
     }
+}
+
+/// The configuration with what the dashboard saved (tier, model, remote
+/// providers and their keys) over it, as the server would run; the file's
+/// alone when there is no database yet or it cannot be opened.
+fn with_saved_ai_settings(config: &Config) -> Config {
+    if !config.database_path().is_file() {
+        return config.clone();
+    }
+    let Ok(store) = app::open_store(config) else {
+        return config.clone();
+    };
+    let effective = shopkeep::assistant::runtime::effective_config(config, &store);
+    let _ = store.close();
+    effective
 }
 
 fn print_doctor(report: &shopkeep::ops::doctor::Report, json: bool) -> ExitCode {

@@ -529,9 +529,13 @@ fn replaying_a_checkout_with_the_same_key_returns_the_same_order() {
     assert_ne!(theirs["number"], first["number"]);
 }
 
+/// Load tests send every shopper from 127.0.0.1: the per-address checkout
+/// budget (tests/hardening.rs) would refuse most of them.
+const NO_CHECKOUT_LIMIT: (&str, &str) = ("SHOPKEEP_LIMITS_CHECKOUT_PER_MINUTE", "0");
+
 #[test]
 fn two_hundred_concurrent_checkouts_sell_exactly_the_ten_in_stock() {
-    let server = TestServer::start_with(&[], &[("SHOPKEEP_WORKERS", "8")]);
+    let server = TestServer::start_with(&[], &[("SHOPKEEP_WORKERS", "8"), NO_CHECKOUT_LIMIT]);
     let truffle = create_product(&server, "white-truffle", "99.00", Some(10));
     let shoppers: Vec<Shopper> = (0..200).map(|_| Shopper::new(&server)).collect();
     for shopper in &shoppers {
@@ -595,9 +599,7 @@ fn two_hundred_concurrent_checkouts_sell_exactly_the_ten_in_stock() {
 fn a_server_killed_mid_checkout_loses_no_acknowledged_order_and_leaves_no_half_order() {
     const INITIAL_STOCK: i64 = 100_000;
     const ROUNDS: u64 = 4;
-    // The load is the point here: no per-address checkout budget.
-    const UNLIMITED: &[(&str, &str)] = &[("SHOPKEEP_LIMITS_CHECKOUT_PER_MINUTE", "0")];
-    let mut server = TestServer::start_with(&[], UNLIMITED);
+    let mut server = TestServer::start_with(&[], &[NO_CHECKOUT_LIMIT]);
     let flour = create_product(&server, "bread-flour", "1.25", Some(INITIAL_STOCK));
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     for round in 0..ROUNDS {
@@ -633,7 +635,7 @@ fn a_server_killed_mid_checkout_loses_no_acknowledged_order_and_leaves_no_half_o
         acknowledged.extend(acked);
         if round < ROUNDS - 1 {
             let data_dir = std::mem::replace(&mut server.data_dir, tempfile::tempdir().unwrap());
-            server = TestServer::start_in(data_dir, &[], UNLIMITED);
+            server = TestServer::start_in(data_dir, &[], &[NO_CHECKOUT_LIMIT]);
         }
     }
     // Reopen the database the last kill left behind, as the next start would.

@@ -425,3 +425,57 @@ fn old_backups_warn_then_fail_and_no_backup_warns_on_a_new_shop() {
     );
     assert_level(&output, "backups", "warn");
 }
+
+#[test]
+fn a_key_saved_from_the_dashboard_is_checked_too() {
+    let api = ModelList::start(403, r#"{"error":{"message":"forbidden"}}"#);
+    let server = TestServer::start();
+    let saved = server
+        .admin(reqwest::Method::PUT, "/api/v1/admin/ai")
+        .json(&serde_json::json!({
+            "tier": "enterprise",
+            "openai": {
+                "base_url": format!("{}/v1", api.base),
+                "api_key": REMOTE_KEY,
+                "fast_model": "gpt-4o-mini",
+                "strong_model": "gpt-4o",
+            },
+            "gemini": null,
+            "routing": {"simple": "fast", "complex": "strong"},
+            "budgets": {
+                "guest": {"daily": 20_000, "monthly": 200_000},
+                "registered": {"daily": 100_000, "monthly": 1_000_000},
+                "premium": {"daily": 500_000, "monthly": 5_000_000},
+                "monthly_spend_cap_micros": 50_000_000
+            },
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let home = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(BIN)
+        .arg("--data-dir")
+        .arg(server.data_dir.path())
+        .args(["doctor", "--bind", "127.0.0.1:0"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert_level(&stdout, "remote openai", "fail");
+    assert!(
+        line_of(&stdout, "remote openai")
+            .0
+            .contains("key refused (HTTP 403)"),
+        "{stdout}"
+    );
+    // The key that seals it is private, and the key itself is never printed.
+    assert_level(&stdout, "secret key", "ok");
+    assert!(!stdout.contains(REMOTE_KEY));
+    assert!(
+        api.heads().iter().any(|h| h.contains(REMOTE_KEY)),
+        "the saved key was sent"
+    );
+}

@@ -94,10 +94,7 @@ impl AiRuntime {
     /// The set-up at start: saved settings over the config file, and the
     /// local model they name loaded (or why not, for `/readyz`).
     pub fn start(file: &Config, store: &Store) -> AiRuntime {
-        let saved = load_saved(store).unwrap_or_else(|error| {
-            tracing::error!(%error, "ignoring the saved AI settings");
-            Saved::default()
-        });
+        let saved = saved_or_default(store);
         let keys = saved_keys(file, store);
         let config = settings::effective(file, &saved, &keys);
         let (worker, llm_status) = start_chat_model(&config);
@@ -415,6 +412,20 @@ fn build(
         backends,
         llm_status,
     }
+}
+
+/// The configuration the AI set-up would run on, as `AiRuntime::start`
+/// computes it (the file's, with the dashboard's saved tier, model, providers
+/// and keys over it), without loading or starting anything.
+pub fn effective_config(file: &Config, store: &Store) -> Config {
+    settings::effective(file, &saved_or_default(store), &saved_keys(file, store))
+}
+
+fn saved_or_default(store: &Store) -> Saved {
+    load_saved(store).unwrap_or_else(|error| {
+        tracing::error!(%error, "ignoring the saved AI settings");
+        Saved::default()
+    })
 }
 
 fn load_saved(store: &Store) -> Result<Saved, RuntimeError> {
