@@ -114,7 +114,7 @@ fn signed_in(
 }
 
 #[utoipa::path(post, path = "/api/v1/account/logout", tag = "account", security(("session" = [])),
-    responses((status = 200, description = "signed out")))]
+    responses((status = 204, description = "signed out")))]
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -128,7 +128,8 @@ pub async fn logout(
 }
 
 #[utoipa::path(get, path = "/api/v1/account", tag = "account", security(("session" = [])),
-    responses((status = 200, description = "the signed-in customer")))]
+    responses((status = 200, description = "the signed-in customer"),
+        (status = 401, description = "no customer is signed in on this session")))]
 pub async fn me(
     state: web::Data<AppState>,
     current: CurrentShopper,

@@ -181,7 +181,8 @@ pub struct Uploaded {
 /// Upload a backup archive (the raw .tar.zst as the body); it is verified
 /// whole and kept in the backups folder, ready to restore (admin).
 #[utoipa::path(post, path = "/api/v1/admin/backups/upload", tag = "admin", security(("admin_key" = [])),
-    request_body(content = Vec<u8>, content_type = "application/zstd", description = "a .tar.zst archive from `shopkeep backup`"),
+    request_body(description = "a .tar.zst archive from `shopkeep backup`; the archive is read whatever the media type says",
+        content((Vec<u8> = "application/zstd"), (Vec<u8> = "application/octet-stream"))),
     responses((status = 201, body = Uploaded), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "not a usable backup, with the reason", body = Problem, content_type = "application/problem+json")))]
