@@ -16,6 +16,7 @@ pub mod eval;
 pub mod fusion;
 pub mod personal;
 pub mod query;
+mod recent;
 pub mod schema;
 pub mod vectors;
 
@@ -197,6 +198,7 @@ pub struct SearchService {
     vectors: RwLock<VectorIndex>,
     embed_queue: Mutex<VecDeque<i64>>,
     query_vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    recent: recent::RecentResults,
     wake: (Mutex<bool>, Condvar),
     stopping: AtomicBool,
     indexed: AtomicU64,
@@ -247,6 +249,7 @@ impl SearchService {
             vectors: RwLock::new(vectors),
             embed_queue: Mutex::new(queue),
             query_vectors: Mutex::new(HashMap::new()),
+            recent: recent::RecentResults::default(),
             wake: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),
             indexed: AtomicU64::new(0),
@@ -330,6 +333,7 @@ impl SearchService {
         for (id, vector) in vectors {
             index.upsert(id, &vector);
         }
+        self.recent.invalidate();
     }
 
     /// The embedding model, when one is loaded.
@@ -381,6 +385,7 @@ impl SearchService {
             writer.commit()?;
         }
         self.reader.reload()?;
+        self.recent.invalidate();
         self.store.write(|tx| outbox::mark_indexed(tx, &queued))?;
         self.indexed
             .store(self.reader.searcher().num_docs(), Ordering::Relaxed);
@@ -389,6 +394,7 @@ impl SearchService {
             vectors.remove(id);
         }
         drop(vectors);
+        self.recent.invalidate();
         self.embed_queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -444,6 +450,7 @@ impl SearchService {
         for (product, vector) in products.iter().zip(&vectors) {
             index.upsert(product.id, vector);
         }
+        self.recent.invalidate();
         Ok(batch.len())
     }
 
@@ -474,6 +481,7 @@ impl SearchService {
             writer.commit()?;
         }
         self.reader.reload()?;
+        self.recent.invalidate();
         let queued = self.store.write(outbox::queue_all)?;
         self.nudge();
         Ok(queued)
@@ -511,8 +519,30 @@ impl SearchService {
         Ok(Some(vector))
     }
 
+    /// Answers a search, from the recent answers when the same request was
+    /// answered since search last changed.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
         let started = Instant::now();
+        match self.recent.lookup(request) {
+            Ok(mut kept) => {
+                kept.took_ms = started.elapsed().as_secs_f64() * 1000.0;
+                Ok(kept)
+            }
+            Err(lookup) => {
+                let results = self.search_index(request, started)?;
+                if let Some(lookup) = lookup {
+                    self.recent.keep(lookup, &results);
+                }
+                Ok(results)
+            }
+        }
+    }
+
+    fn search_index(
+        &self,
+        request: &SearchRequest,
+        started: Instant,
+    ) -> Result<SearchResults, SearchError> {
         let searcher = self.reader.searcher();
         let relevance =
             query::text_query(&self.index, &self.fields, &request.text, LastWord::Finished);
