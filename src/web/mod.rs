@@ -15,6 +15,7 @@ pub mod chat;
 pub mod csv;
 pub mod dashboard;
 pub mod health;
+pub mod https;
 pub mod json;
 pub mod observe;
 pub mod openai;
@@ -71,12 +72,18 @@ pub struct AppState {
     pub import_jobs: Arc<crate::catalog::jobs::ImportJobs>,
     /// The shop's settings as saved from the dashboard, over `config`'s defaults.
     pub settings: crate::settings::LiveSettings,
+    /// The HTTPS certificate and its challenges, when `domain` is set.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl AppState {
     /// The selling rules in force now: the configuration's, with the saved tax.
     pub fn commerce(&self) -> crate::config::CommerceSettings {
         self.settings.current().commerce_over(&self.config.commerce)
+    }
+
+    pub fn tls_status(&self) -> Option<crate::tls::TlsStatus> {
+        self.tls.as_ref().map(crate::tls::Tls::status)
     }
 
     /// The configuration as the saved settings change it while running (name and tax).
@@ -144,5 +151,6 @@ pub fn app(
         .wrap(from_fn(problem::normalize))
         .wrap(from_fn(widget::cors))
         .wrap(Compress::default())
+        .wrap(from_fn(https::https_only))
         .wrap(from_fn(observe::observe))
 }
