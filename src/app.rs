@@ -215,9 +215,6 @@ pub fn serve(config: Config) -> Result<(), StartError> {
                     .map_err(bind_error(https))?
             }
         };
-        // Started once the listeners are bound, so the authority's
-        // challenge request finds the HTTP one.
-        let renewal = tls.map(start_renewal).transpose()?;
         let addrs: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();
         let running = server.run();
         let handle = running.handle();
@@ -229,6 +226,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         );
         let systemd = Arc::new(Notifier::from_env());
         systemd.ready(&format!("listening on {}", addrs.join(",")));
+        // Started once the listeners are up (the authority's challenge
+        // request must find the HTTP one), and after "listening" is logged.
+        let renewal = tls.map(start_renewal).transpose()?;
         if let Some(every) = systemd::watchdog_interval() {
             actix_web::rt::spawn(ping_watchdog(Arc::clone(&systemd), watched_store, every));
         }

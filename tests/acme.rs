@@ -292,6 +292,16 @@ fn a_certificate_from_acme_is_served_kept_and_renewed() {
         "{headers}"
     );
 
+    // Cookies set over the TLS listener are Secure (the shopper's session here;
+    // the dashboard's follows the same scheme check).
+    let cart = shop.get_verified(&root, "/api/v1/cart", &["--include"]);
+    let cart = String::from_utf8_lossy(&cart.stdout).to_lowercase();
+    let cookie = cart
+        .lines()
+        .find(|l| l.starts_with("set-cookie: shopkeep_session="))
+        .unwrap_or_else(|| panic!("a session cookie: {cart}"));
+    assert!(cookie.contains("; secure"), "{cookie}");
+
     let redirect = curl(&[
         "--include",
         "-H",
