@@ -201,18 +201,22 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             .workers(workers)
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             .disable_signals();
-        // With a domain: the HTTP port (challenges, redirects) and the HTTPS
-        // port on bind's address instead of bind itself.
+        let server = server.bind(config.bind).map_err(bind_error(config.bind))?;
+        // With a domain, also the HTTPS port and the HTTP one (challenges,
+        // redirects) on bind's address; bind itself then redirects too.
         let server = match &tls {
-            None => server.bind(config.bind).map_err(bind_error(config.bind))?,
+            None => server,
             Some(tls) => {
-                let http = SocketAddr::new(config.bind.ip(), config.tls.http_port);
                 let https = SocketAddr::new(config.bind.ip(), config.tls.https_port);
-                server
-                    .bind(http)
-                    .map_err(bind_error(http))?
+                let server = server
                     .bind_rustls_0_23(https, tls.server_config()?)
-                    .map_err(bind_error(https))?
+                    .map_err(bind_error(https))?;
+                let http = SocketAddr::new(config.bind.ip(), config.tls.http_port);
+                if http == config.bind {
+                    server
+                } else {
+                    server.bind(http).map_err(bind_error(http))?
+                }
             }
         };
         let addrs: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();

@@ -322,7 +322,7 @@ pub const KEYS: &[KeySpec] = &[
     KeySpec {
         name: "domain",
         default: "",
-        help: "the shop's public DNS name (shop.example.com): it then serves HTTPS on tls.https_port with a certificate from ACME and redirects HTTP; empty serves plain HTTP on bind, for use behind a proxy",
+        help: "the shop's public DNS name (shop.example.com): it then serves HTTPS on tls.https_port with a certificate from ACME, and plain HTTP (on bind and tls.http_port) redirects there; empty serves plain HTTP on bind, for use behind a proxy",
     },
     KeySpec {
         name: "tls.http_port",
@@ -934,7 +934,7 @@ impl Config {
             value: get(key).0,
             origin: get(key).1,
         };
-        Ok(Config {
+        let config = Config {
             bind: parse("bind").with(|v| {
                 v.parse::<SocketAddr>()
                     .map_err(|_| "expected IP:PORT such as 127.0.0.1:8080 or 0.0.0.0:80".into())
@@ -1059,7 +1059,13 @@ impl Config {
             tls: TlsSettings::from_fields(parse)?,
             config_file: None,
             secret_key_file: None,
-        })
+        };
+        if config.tls.domain.is_some() && config.bind.port() == config.tls.https_port {
+            return parse("tls.https_port").with(|_| {
+                Err("must differ from bind's port, which serves plain HTTP (redirects and health probes)".into())
+            });
+        }
+        Ok(config)
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -1373,6 +1379,19 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("`tls.https_port`"), "{error}");
+        let error = Config::from_sources(
+            &Overrides::default(),
+            &env(&[
+                ("SHOPKEEP_DOMAIN", "shop.example.com"),
+                ("SHOPKEEP_BIND", "0.0.0.0:443"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("`tls.https_port`") && error.contains("bind"),
+            "{error}"
+        );
         let error = Config::from_sources(
             &Overrides::default(),
             &env(&[("SHOPKEEP_ACME_CA_FILE", "/nonexistent/root.pem")]),

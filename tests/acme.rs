@@ -246,6 +246,17 @@ fn readiness(shop: &Shop) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"))
 }
 
+/// The port of `bind` (random in tests), the first address the shop announces.
+fn bind_port(server: &TestServer) -> u16 {
+    let first = server
+        .base
+        .trim_start_matches("http://")
+        .split(',')
+        .next()
+        .unwrap();
+    first.rsplit(':').next().unwrap().parse().unwrap()
+}
+
 fn take_data_dir(server: &mut TestServer) -> tempfile::TempDir {
     server.signal("TERM");
     let (status, _) = server.wait();
@@ -321,6 +332,28 @@ fn a_certificate_from_acme_is_served_kept_and_renewed() {
     assert!(
         !redirect.contains("strict-transport-security"),
         "no HSTS over plain HTTP"
+    );
+    for port in [shop.http_port, bind_port(&server)] {
+        let probe = curl(&[
+            "--write-out",
+            "\n%{http_code}",
+            &format!("http://127.0.0.1:{port}/healthz"),
+        ]);
+        let probe = String::from_utf8_lossy(&probe.stdout);
+        assert!(
+            probe.ends_with("\n200"),
+            "health probes answer over plain HTTP on {port}: {probe}"
+        );
+    }
+    let redirect = curl(&[
+        "--write-out",
+        "%{http_code} %{redirect_url}",
+        &format!("http://127.0.0.1:{}/admin", bind_port(&server)),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&redirect.stdout),
+        format!("308 https://{DOMAIN}:{}/admin", shop.https_port),
+        "bind's listener redirects as well"
     );
 
     let ready = readiness(&shop);

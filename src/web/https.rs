@@ -1,5 +1,6 @@
-//! HTTPS-only serving when the shop has a domain: on the plain HTTP listener,
-//! ACME HTTP-01 challenge answers and a redirect to HTTPS for everything
+//! HTTPS-only serving when the shop has a domain: on the plain HTTP listeners,
+//! ACME HTTP-01 challenge answers, the health probes (install.sh and
+//! monitors poll them on loopback) and a redirect to HTTPS for everything
 //! else; on the HTTPS listener, HSTS.
 //!
 //! Without a domain (plain HTTP behind a proxy) it lets every request through
@@ -16,6 +17,9 @@ use super::AppState;
 /// Browsers go straight to HTTPS for a year after seeing this.
 const HSTS: &str = "max-age=31536000";
 const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+/// Answered over plain HTTP too: they hold nothing HTTPS must protect, and
+/// probes that predate the domain keep working.
+const PROBES: [&str; 2] = ["/healthz", "/readyz"];
 
 pub async fn https_only(
     req: ServiceRequest,
@@ -33,6 +37,9 @@ pub async fn https_only(
             HeaderValue::from_static(HSTS),
         );
         return Ok(response.map_into_left_body());
+    }
+    if PROBES.contains(&req.path()) {
+        return Ok(next.call(req).await?.map_into_left_body());
     }
     let response = match req.path().strip_prefix(CHALLENGE_PREFIX) {
         Some(token) => match tls.challenges().answer(token) {
