@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,7 @@ use crate::ops::scheduler::Scheduler;
 use crate::ops::systemd::{self, Notifier};
 use crate::search::SearchService;
 use crate::store::{Store, StoreOptions, api_keys};
+use crate::tls::Tls;
 use crate::web::{self as http, AppState};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,8 @@ pub enum StartError {
         "{0}: one server per data directory (stop the other, or give this one its own --data-dir)"
     )]
     Locked(#[from] crate::ops::instance::LockError),
+    #[error("cannot prepare HTTPS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("server stopped with an error: {0}")]
     Server(std::io::Error),
 }
@@ -147,6 +151,10 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             source,
         }
     })?;
+    let tls = match &config.tls.domain {
+        Some(domain) => Some(Tls::load(domain, &config.tls.acme, &config.data_dir)?),
+        None => None,
+    };
     let state = web::Data::new(AppState {
         store: Arc::clone(&store),
         search: Arc::clone(&search),
@@ -165,6 +173,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         limits: http::guard::RateLimits::new(&config.limits),
         config: config.clone(),
         settings,
+        tls: tls.clone(),
     });
     let refine_state = state.clone();
     let refiner = Scheduler::every("intent refinement", refine::EVERY, move || {
@@ -192,12 +201,25 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         let server = HttpServer::new(move || http::app(server_state.clone()))
             .workers(workers)
             .shutdown_timeout(config.shutdown_timeout.as_secs())
-            .disable_signals()
-            .bind(config.bind)
-            .map_err(|source| StartError::Bind {
-                addr: config.bind.to_string(),
-                source,
-            })?;
+            .disable_signals();
+        let server = server.bind(config.bind).map_err(bind_error(config.bind))?;
+        // With a domain, also the HTTPS port and the HTTP one (challenges,
+        // redirects) on bind's address; bind itself then redirects too.
+        let server = match &tls {
+            None => server,
+            Some(tls) => {
+                let https = SocketAddr::new(config.bind.ip(), config.tls.https_port);
+                let server = server
+                    .bind_rustls_0_23(https, tls.server_config()?)
+                    .map_err(bind_error(https))?;
+                let http = SocketAddr::new(config.bind.ip(), config.tls.http_port);
+                if http == config.bind {
+                    server
+                } else {
+                    server.bind(http).map_err(bind_error(http))?
+                }
+            }
+        };
         let addrs: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();
         let running = server.run();
         let handle = running.handle();
@@ -209,6 +231,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         );
         let systemd = Arc::new(Notifier::from_env());
         systemd.ready(&format!("listening on {}", addrs.join(",")));
+        // Started once the listeners are up (the authority's challenge
+        // request must find the HTTP one), and after "listening" is logged.
+        let renewal = tls.map(start_renewal).transpose()?;
         if let Some(every) = systemd::watchdog_interval() {
             actix_web::rt::spawn(ping_watchdog(Arc::clone(&systemd), watched_store, every));
         }
@@ -219,7 +244,11 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             state.shutting_down.store(true, Ordering::Relaxed);
             handle.stop(true).await;
         });
-        running.await.map_err(StartError::Server)
+        let stopped = running.await.map_err(StartError::Server);
+        if let Some(renewal) = renewal {
+            renewal.stop();
+        }
+        stopped
     })?;
     refiner.stop();
     if let Some(worker) = state_for_stop.ai.current().chat_model().cloned() {
@@ -246,6 +275,24 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     }
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// What a failed bind says: the address that could not be listened on.
+fn bind_error(addr: SocketAddr) -> impl FnOnce(std::io::Error) -> StartError {
+    move |source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    }
+}
+
+/// Checks the certificate now and daily, sooner after a failure.
+fn start_renewal(tls: Tls) -> Result<Scheduler, StartError> {
+    Scheduler::paced("certificate renewal", move || tls.renew_if_due()).map_err(|source| {
+        StartError::Thread {
+            what: "certificate renewal",
+            source,
+        }
+    })
 }
 
 /// Pings systemd's watchdog while the database answers; a server whose

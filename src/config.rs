@@ -344,6 +344,42 @@ pub const KEYS: &[KeySpec] = &[
         default: "",
         help: "comma-separated addresses or CIDR ranges (127.0.0.1, ::1, 10.0.0.0/8) of reverse proxies whose X-Forwarded-For names the client; empty trusts none and the peer address is the client",
     },
+    // HTTPS with certificates from ACME
+    KeySpec {
+        name: "domain",
+        default: "",
+        help: "the shop's public DNS name (shop.example.com): it then serves HTTPS on tls.https_port with a certificate from ACME, and plain HTTP (on bind and tls.http_port) redirects there; empty serves plain HTTP on bind, for use behind a proxy",
+    },
+    KeySpec {
+        name: "tls.http_port",
+        default: "80",
+        help: "with a domain: port of the plain HTTP listener (on bind's address) that answers ACME HTTP-01 challenges and redirects to HTTPS",
+    },
+    KeySpec {
+        name: "tls.https_port",
+        default: "443",
+        help: "with a domain: port of the HTTPS listener (on bind's address), HTTP/2 and HTTP/1.1",
+    },
+    KeySpec {
+        name: "acme.email",
+        default: "",
+        help: "contact address given to the certificate authority for expiry and account notices; empty gives none",
+    },
+    KeySpec {
+        name: "acme.directory",
+        default: "https://acme-v02.api.letsencrypt.org/directory",
+        help: "directory URL of the ACME certificate authority (the default is Let's Encrypt's production one)",
+    },
+    KeySpec {
+        name: "acme.ca_file",
+        default: "",
+        help: "PEM file of the root certificate(s) to trust for the ACME server instead of the public roots (a private or test CA); empty uses the public roots",
+    },
+    KeySpec {
+        name: "acme.renew_before_days",
+        default: "30",
+        help: "renew the certificate when fewer than this many days of validity remain (1-3650); checked at start and daily",
+    },
     // Admin dashboard
     KeySpec {
         name: "admin.session_ttl",
@@ -520,6 +556,24 @@ fn proxy_ranges(value: &str) -> Result<Vec<ProxyRange>, String> {
         .filter(|item| !item.trim().is_empty())
         .map(ProxyRange::parse)
         .collect()
+/// HTTPS for a public domain (`domain`, `[tls]` and `[acme]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The shop's DNS name; `None` serves plain HTTP on `bind`.
+    pub domain: Option<String>,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub acme: AcmeSettings,
+}
+
+/// Where and how certificates are obtained (`[acme]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeSettings {
+    pub email: Option<String>,
+    pub directory: String,
+    /// Roots to trust for the ACME server instead of the public ones.
+    pub ca_file: Option<PathBuf>,
+    pub renew_before: Duration,
 }
 
 /// Scheduled backups and their retention (`[backup]` in the config file).
@@ -642,6 +696,84 @@ impl RemoteSettings {
                 .with(|v| crate::llm::pricing::PriceTable::parse(v).map_err(|e| e.to_string()))?,
         })
     }
+}
+
+impl TlsSettings {
+    fn from_fields<'a>(parse: impl Fn(&'static str) -> Field<'a>) -> Result<Self, ConfigError> {
+        let port = |key| parse(key).with(|v| number(v, 1, 65_535).map(|n| n as u16));
+        let settings = TlsSettings {
+            domain: parse("domain").with(optional_domain)?,
+            http_port: port("tls.http_port")?,
+            https_port: port("tls.https_port")?,
+            acme: AcmeSettings {
+                email: parse("acme.email").with(optional_email)?,
+                directory: parse("acme.directory").with(|v| http_url(v.trim()))?,
+                ca_file: parse("acme.ca_file").with(optional_file)?,
+                renew_before: parse("acme.renew_before_days")
+                    .with(|v| number(v, 1, 3650).map(|d| Duration::from_secs(d as u64 * 86_400)))?,
+            },
+        };
+        if settings.domain.is_some() && settings.http_port == settings.https_port {
+            return parse("tls.https_port").with(|_| {
+                Err("must differ from tls.http_port: one listener redirects, the other serves HTTPS".into())
+            });
+        }
+        Ok(settings)
+    }
+}
+
+/// A DNS name a public certificate can be issued for (lowercased), or `None` when empty.
+fn optional_domain(value: &str) -> Result<Option<String>, String> {
+    let name = value.trim().trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let fail = || {
+        "expected a DNS name such as shop.example.com: letters, digits and hyphens in dot-separated labels, without scheme, port or path".to_string()
+    };
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let labels: Vec<&str> = name.split('.').collect();
+    if name.len() > 253 || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
+        return Err(fail());
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err("an IP address cannot get a certificate here; use the shop's DNS name".into());
+    }
+    Ok(Some(name))
+}
+
+fn optional_email(value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match value.split_once('@') {
+        Some((user, host))
+            if !user.is_empty() && host.contains('.') && !value.contains(char::is_whitespace) =>
+        {
+            Ok(Some(value.to_string()))
+        }
+        _ => Err("expected an email address such as owner@example.com".into()),
+    }
+}
+
+fn optional_file(value: &str) -> Result<Option<PathBuf>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(value);
+    if !path.is_file() {
+        return Err("no such file".into());
+    }
+    Ok(Some(path))
 }
 
 /// Keys whose values are secrets: shown as set or empty, never as themselves.
@@ -798,6 +930,7 @@ pub struct Config {
     pub limits: LimitSettings,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ProxyRange>,
+    pub tls: TlsSettings,
     /// The TOML file the configuration was read from, if any (backups carry a copy).
     pub config_file: Option<PathBuf>,
     /// The key file that seals saved API keys (`SHOPKEEP_SECRET_KEY_FILE`);
@@ -890,7 +1023,7 @@ impl Config {
             value: get(key).0,
             origin: get(key).1,
         };
-        Ok(Config {
+        let config = Config {
             bind: parse("bind").with(|v| {
                 v.parse::<SocketAddr>()
                     .map_err(|_| "expected IP:PORT such as 127.0.0.1:8080 or 0.0.0.0:80".into())
@@ -1019,9 +1152,16 @@ impl Config {
                 checkout_per_minute: parse("limits.checkout_per_minute").with(per_minute)?,
             },
             trusted_proxies: parse("trusted_proxies").with(proxy_ranges)?,
+            tls: TlsSettings::from_fields(parse)?,
             config_file: None,
             secret_key_file: None,
-        })
+        };
+        if config.tls.domain.is_some() && config.bind.port() == config.tls.https_port {
+            return parse("tls.https_port").with(|_| {
+                Err("must differ from bind's port, which serves plain HTTP (redirects and health probes)".into())
+            });
+        }
+        Ok(config)
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -1322,6 +1462,72 @@ mod tests {
             config.models_dir(),
             data.path().join("models"),
             "the shop's own models win"
+        );
+    }
+
+    #[test]
+    fn a_domain_turns_on_https_and_a_bad_one_names_its_key() {
+        let plain = Config::from_sources(&Overrides::default(), &[]).unwrap();
+        assert_eq!(plain.tls.domain, None, "no domain: plain HTTP");
+        assert_eq!((plain.tls.http_port, plain.tls.https_port), (80, 443));
+        let config = Config::from_sources(
+            &Overrides::default(),
+            &env(&[
+                ("SHOPKEEP_DOMAIN", "Shop.Example.com."),
+                ("SHOPKEEP_ACME_RENEW_BEFORE_DAYS", "20"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.tls.domain.as_deref(), Some("shop.example.com"));
+        assert_eq!(
+            config.tls.acme.renew_before,
+            Duration::from_secs(20 * 86_400)
+        );
+        for bad in [
+            "https://shop.example.com",
+            "shop.example.com:443",
+            "localhost",
+            "10.0.0.1",
+            "-a.example",
+        ] {
+            let error =
+                Config::from_sources(&Overrides::default(), &env(&[("SHOPKEEP_DOMAIN", bad)]))
+                    .unwrap_err()
+                    .to_string();
+            assert!(error.contains("`domain`"), "{bad}: {error}");
+        }
+        let error = Config::from_sources(
+            &Overrides::default(),
+            &env(&[
+                ("SHOPKEEP_DOMAIN", "shop.example.com"),
+                ("SHOPKEEP_TLS_HTTPS_PORT", "80"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("`tls.https_port`"), "{error}");
+        let error = Config::from_sources(
+            &Overrides::default(),
+            &env(&[
+                ("SHOPKEEP_DOMAIN", "shop.example.com"),
+                ("SHOPKEEP_BIND", "0.0.0.0:443"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("`tls.https_port`") && error.contains("bind"),
+            "{error}"
+        );
+        let error = Config::from_sources(
+            &Overrides::default(),
+            &env(&[("SHOPKEEP_ACME_CA_FILE", "/nonexistent/root.pem")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("`acme.ca_file`") && error.contains("no such file"),
+            "{error}"
         );
     }
 

@@ -15,6 +15,7 @@
 //! - [`admin_auth`]: the dashboard's password, sessions, CSRF tokens and lockouts.
 //! - [`ops`]: metrics, readiness, systemd notifications, the system report and the one-server-per-data-dir lock.
 //! - [`settings`]: the shop's runtime settings (name, tax, brand, assistant voice, widget origins).
+//! - [`tls`]: HTTPS certificates from ACME: obtain, store, renew, serve.
 //! - [`backup`]: backup archives: create, list, verify, restore, retention.
 //! - [`search`]: keyword and semantic product search.
 //! - [`llm`]: local language models, the model manager and sampling.
@@ -38,4 +39,5 @@ pub mod secrets;
 pub mod session_token;
 pub mod settings;
 pub mod store;
+pub mod tls;
 pub mod web;

@@ -10,6 +10,7 @@ use crate::assistant::runtime::Running;
 use crate::llm::local::ModelInfo;
 use crate::search::{SearchService, SearchStatus};
 use crate::store::Store;
+use crate::tls::{Serving, TlsStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +43,9 @@ pub struct Readiness {
     pub model: Check,
     /// The remote model APIs in use and how their latest calls went.
     pub remote: Check,
+    /// The HTTPS certificate when a domain is set: degraded while a
+    /// self-signed one stands in or renewal keeps failing.
+    pub tls: Check,
     pub tier: TierReport,
 }
 
@@ -73,6 +77,7 @@ pub fn readiness(
     store: &Store,
     search: &SearchService,
     ai: &Running,
+    tls: Option<&TlsStatus>,
     shutting_down: bool,
 ) -> Readiness {
     let llm = &ai.llm_status;
@@ -108,6 +113,7 @@ pub fn readiness(
         search_index,
         model,
         remote: remote_check(ai),
+        tls: tls_check(tls),
         tier,
     }
 }
@@ -151,6 +157,40 @@ fn tier_report(ai: &Running) -> TierReport {
         configured: ai.config.tier.as_str().into(),
         active: resolution.active.as_str().into(),
         reason: resolution.reason.clone(),
+    }
+}
+
+/// The certificate being served and, while it fails, why obtaining one does.
+fn tls_check(tls: Option<&TlsStatus>) -> Check {
+    let Some(tls) = tls else {
+        return Check::new(
+            Status::Ok,
+            "plain HTTP (no domain set): HTTPS is up to a proxy in front",
+        );
+    };
+    let domain = &tls.domain;
+    let failing = tls.last_error.as_deref();
+    match (tls.serving, failing) {
+        (Serving::Issued { not_after }, None) => Check::new(
+            Status::Ok,
+            format!("certificate for {domain} valid until {not_after}"),
+        ),
+        (Serving::Issued { not_after }, Some(error)) => Check::new(
+            Status::Degraded,
+            format!(
+                "certificate for {domain} valid until {not_after}; renewal failing (retrying): {error}"
+            ),
+        ),
+        (Serving::SelfSigned, error) => Check::new(
+            Status::Degraded,
+            format!(
+                "serving a temporary self-signed certificate for {domain}: {}",
+                error.map_or(
+                    "ordering one from the certificate authority".to_string(),
+                    |e| { format!("no certificate yet (retrying): {e}") }
+                )
+            ),
+        ),
     }
 }
 

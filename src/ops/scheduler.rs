@@ -2,12 +2,14 @@
 //! at a fixed interval, on its own thread, until stopped.
 //!
 //! Owns only the timing. The job is the caller's closure (the nightly
-//! recommendation rebuild, the intent refinement), so this module neither reads nor writes the store
+//! recommendation rebuild, the intent refinement, the certificate check), so this module neither reads nor writes the store
 //! itself. It wakes at least once a minute to re-read the clock, so a clock
 //! step or a suspended VM delays a run by a minute at most, and a stop is
 //! answered at once, or as soon as a running job returns.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -42,6 +44,22 @@ impl Scheduler {
     ) -> std::io::Result<Scheduler> {
         let step = time::Duration::try_from(interval).unwrap_or(time::Duration::HOUR);
         Self::start(name, move |now| now + step, job)
+    }
+
+    /// Runs `job` at once, then again after the wait each run returns (a
+    /// day after a certificate check that found nothing to do, seconds after
+    /// one that failed).
+    pub fn paced(
+        name: &'static str,
+        mut job: impl FnMut() -> Duration + Send + 'static,
+    ) -> std::io::Result<Scheduler> {
+        let wait = Arc::new(AtomicU64::new(0));
+        let after = Arc::clone(&wait);
+        Self::start(
+            name,
+            move |now| now + time::Duration::milliseconds(after.load(Ordering::Relaxed) as i64),
+            move || wait.store(job().as_millis() as u64, Ordering::Relaxed),
+        )
     }
 
     /// Runs `job` at each time `next` gives after the previous run (or the start).
@@ -107,8 +125,7 @@ pub fn next_daily(now: OffsetDateTime, (hour, minute): (u8, u8)) -> OffsetDateTi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use std::time::Instant;
     use time::format_description::well_known::Rfc3339;
 
@@ -164,6 +181,29 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(runs.load(Ordering::SeqCst), after_stop, "no run after stop");
         assert!(stopping.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_paced_job_runs_at_once_and_sets_its_next_wait() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&runs);
+        let scheduler = Scheduler::paced("paced-test", move || {
+            // Two quick retries, then a long wait.
+            if counter.fetch_add(1, Ordering::SeqCst) < 2 {
+                Duration::from_millis(10)
+            } else {
+                Duration::from_secs(3600)
+            }
+        })
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while runs.load(Ordering::SeqCst) < 3 {
+            assert!(Instant::now() < deadline, "the retries did not run");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "the long wait is kept");
+        scheduler.stop();
     }
 
     #[test]

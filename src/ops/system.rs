@@ -93,6 +93,7 @@ pub fn report(
     search: &SearchService,
     config: &Config,
     ai: &crate::assistant::runtime::Running,
+    tls: Option<&crate::tls::TlsStatus>,
     shutting_down: bool,
 ) -> SystemReport {
     let (uptime_secs, started_at) = STARTED.get().map_or((0, None), |(at, stamp)| {
@@ -123,7 +124,7 @@ pub fn report(
             known_schema_version: crate::store::known_schema_version(),
         },
         search: search.status().ok(),
-        readiness: health::readiness(store, search, ai, shutting_down),
+        readiness: health::readiness(store, search, ai, tls, shutting_down),
         backups: BackupSchedule {
             schedule: if config.backup.daily { "daily" } else { "off" }.to_string(),
             at: format!("{:02}:{:02}", config.backup.at.0, config.backup.at.1),

@@ -29,6 +29,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             &worker_state.store,
             &worker_state.search,
             &worker_state.ai.current(),
+            worker_state.tls_status().as_ref(),
             worker_state.shutting_down.load(Ordering::Relaxed),
         )
     })

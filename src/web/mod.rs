@@ -16,6 +16,7 @@ pub mod csv;
 pub mod dashboard;
 pub mod guard;
 pub mod health;
+pub mod https;
 pub mod json;
 pub mod observe;
 pub mod openai;
@@ -74,12 +75,18 @@ pub struct AppState {
     pub settings: crate::settings::LiveSettings,
     /// Per-address budgets of sign-ins, chat turns and checkouts.
     pub limits: guard::RateLimits,
+    /// The HTTPS certificate and its challenges, when `domain` is set.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl AppState {
     /// The selling rules in force now: the configuration's, with the saved tax.
     pub fn commerce(&self) -> crate::config::CommerceSettings {
         self.settings.current().commerce_over(&self.config.commerce)
+    }
+
+    pub fn tls_status(&self) -> Option<crate::tls::TlsStatus> {
+        self.tls.as_ref().map(crate::tls::Tls::status)
     }
 
     /// The configuration as the saved settings change it while running (name and tax).
@@ -150,5 +157,6 @@ pub fn app(
         .wrap(from_fn(widget::cors))
         .wrap(from_fn(guard::security_headers))
         .wrap(Compress::default())
+        .wrap(from_fn(https::https_only))
         .wrap(from_fn(observe::observe))
 }

@@ -77,6 +77,7 @@ pub async fn system_report(
             &state.search,
             &state.config,
             &state.ai.current(),
+            state.tls_status().as_ref(),
             state
                 .shutting_down
                 .load(std::sync::atomic::Ordering::Relaxed),
