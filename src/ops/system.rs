@@ -158,8 +158,10 @@ fn proc_kib(file: &str, key: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Size and free space of the file system holding `path`; None where the
+/// system cannot say.
 #[cfg(unix)]
-fn disk_space(path: &Path) -> Option<DiskSpace> {
+pub fn disk_space(path: &Path) -> Option<DiskSpace> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -175,7 +177,7 @@ fn disk_space(path: &Path) -> Option<DiskSpace> {
 }
 
 #[cfg(not(unix))]
-fn disk_space(_path: &Path) -> Option<DiskSpace> {
+pub fn disk_space(_path: &Path) -> Option<DiskSpace> {
     None
 }
 
