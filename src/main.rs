@@ -531,11 +531,11 @@ fn rebuild_index(config: &Config) -> Result<(), String> {
     if let Ok(store) = std::sync::Arc::try_unwrap(store) {
         store.close().map_err(|e| e.to_string())?;
     }
-    let semantic = status
-        .embedding_model
-        .map_or("no embedding model: keyword search only".to_string(), |m| {
-            format!("{} products embedded with {m}", status.embedded)
-        });
+    let semantic = match (status.embedding_model, status.embedding_error) {
+        (Some(model), _) => format!("{} products embedded with {model}", status.embedded),
+        (None, Some(error)) => format!("semantic search off ({error}): keyword search only"),
+        (None, None) => "no embedding model: keyword search only".to_string(),
+    };
     println!("indexed {} products; {semantic}", status.indexed);
     Ok(())
 }

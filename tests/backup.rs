@@ -1,23 +1,18 @@
-//! Backups end to end with the real binary: a backup taken while orders are
-//! being placed restores to the same rows and checksums of every table; a
-//! damaged archive is refused with its reason and changes nothing; `restore`
-//! refuses a running server unless forced; the dashboard's routes back up,
-//! download the same bytes, upload, and restore into the running shop.
+//! Backups end to end with the real binary: a damaged archive is refused
+//! with its reason and changes nothing; `restore` refuses a running server
+//! unless forced; the dashboard's routes back up, download the same bytes,
+//! upload, and restore into the running shop. (A backup taken under write
+//! load and restored is checked table by table in tests/reliability.rs.)
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use common::shop::{Shopper, create_product};
 use common::{TestServer, assert_problem, cli};
 use reqwest::Method;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use shopkeep::backup::archive;
-use shopkeep::store::snapshot;
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -38,141 +33,11 @@ fn orders(server: &TestServer) -> Vec<String> {
         .collect()
 }
 
-/// Places orders from two shoppers until told to stop; counts them.
-struct OrderLoad {
-    stop: Arc<AtomicBool>,
-    placed: Arc<AtomicUsize>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl OrderLoad {
-    fn start(server: &TestServer, product: i64) -> OrderLoad {
-        let stop = Arc::new(AtomicBool::new(false));
-        let placed = Arc::new(AtomicUsize::new(0));
-        let threads = (0..2)
-            .map(|_| {
-                let shopper = Shopper::new(server);
-                let (stop, placed) = (stop.clone(), placed.clone());
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        shopper.buy(product, 1);
-                        placed.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        OrderLoad {
-            stop,
-            placed,
-            threads,
-        }
-    }
-
-    fn wait_for(&self, count: usize) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while self.placed.load(Ordering::Relaxed) < count {
-            assert!(std::time::Instant::now() < deadline, "orders stalled");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn finish(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads {
-            thread.join().expect("the order load ran without a failure");
-        }
-        self.placed.load(Ordering::Relaxed)
-    }
-}
-
 fn backup_with_cli(data_dir: &Path, to: &Path) -> String {
     let (status, out, err) = cli(data_dir, &["backup", "--to", to.to_str().unwrap()]);
     assert!(status.success(), "backup failed: {out}{err}");
     assert!(out.contains("backed up to"), "{out}");
     out
-}
-
-#[test]
-fn a_backup_taken_while_orders_are_placed_restores_to_identical_tables() {
-    let mut server = TestServer::start_with(&["--no-demo"], &[]);
-    let bread = create_product(&server, "rye-bread", "3.50", Some(100_000));
-    let load = OrderLoad::start(&server, bread);
-    load.wait_for(5);
-    let outside = tempfile::tempdir().unwrap();
-    let archive_path = outside.path().join("under-load.tar.zst");
-    let printed = backup_with_cli(server.data_dir.path(), &archive_path);
-    load.wait_for(load.placed.load(Ordering::Relaxed) + 5);
-    let placed = load.finish();
-
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&archive_path)
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "the archive is private");
-    }
-    let digest = sha256(&std::fs::read(&archive_path).unwrap());
-    assert!(
-        printed.contains(&digest),
-        "the CLI prints the archive's SHA-256: {printed}"
-    );
-    let manifest = archive::read_manifest(&archive_path).unwrap();
-    assert_eq!(
-        manifest.schema_version,
-        shopkeep::store::known_schema_version()
-    );
-    assert!(manifest.search_index.contains("rebuilt"));
-    let rows = |table: &str| {
-        manifest
-            .tables
-            .iter()
-            .find(|t| t.name == table)
-            .unwrap()
-            .rows
-    };
-    let backed_up = rows("orders") as usize;
-    assert!(
-        backed_up >= 5 && backed_up < placed,
-        "the snapshot caught the shop mid-load: {backed_up} of {placed} orders"
-    );
-    assert_eq!(
-        rows("order_lines"),
-        rows("orders"),
-        "no half order in the snapshot"
-    );
-
-    server.signal("TERM");
-    assert!(server.wait().0.success());
-    let data_dir = server.data_dir.path();
-    assert!(data_dir.join("index").is_dir());
-    let (status, out, err) = cli(data_dir, &["restore", archive_path.to_str().unwrap()]);
-    assert!(status.success(), "restore failed: {out}{err}");
-    assert!(out.contains("into place"), "{out}");
-
-    let restored = snapshot::inspect(&data_dir.join("shopkeep.db")).unwrap();
-    assert_eq!(restored.integrity, "ok");
-    assert_eq!(
-        restored.tables, manifest.tables,
-        "every table has the backup's rows and checksum"
-    );
-    let replaced = snapshot::inspect(&data_dir.join("shopkeep.db.before-restore")).unwrap();
-    let replaced_orders = replaced
-        .tables
-        .iter()
-        .find(|t| t.name == "orders")
-        .unwrap()
-        .rows;
-    assert_eq!(
-        replaced_orders as usize, placed,
-        "the replaced database is kept whole"
-    );
-    assert!(
-        !data_dir.join("index").exists(),
-        "the index is left to be rebuilt"
-    );
-    assert!(!data_dir.join("shopkeep.db-wal").exists());
 }
 
 #[test]

@@ -159,6 +159,8 @@ pub fn proc_kib(file: &str, key: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Size and free space of the file system holding `path`; None where the
+/// system cannot say.
 #[cfg(unix)]
 pub fn disk_space(path: &Path) -> Option<DiskSpace> {
     use std::os::unix::ffi::OsStrExt;

@@ -40,7 +40,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::{Currency, Money, ProductDraft};
 use crate::store::{Store, StoreError, products, search as outbox};
-use embed::Embedder;
+use embed::{EmbedError, Embedder};
 use fusion::Fusion;
 use personal::Affinities;
 use query::{Boosts, Filters, LastWord};
@@ -185,6 +185,9 @@ pub struct SearchStatus {
     pub embedded: usize,
     pub embedding_queue: usize,
     pub last_error: Option<String>,
+    /// Why an embedding model that is installed did not load (search runs
+    /// keyword-only meanwhile); null when it loaded or none is installed.
+    pub embedding_error: Option<String>,
 }
 
 pub struct SearchService {
@@ -195,6 +198,7 @@ pub struct SearchService {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     embedder: Option<Embedder>,
+    embedder_error: Option<String>,
     vectors: RwLock<VectorIndex>,
     embed_queue: Mutex<VecDeque<i64>>,
     query_vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
@@ -222,13 +226,17 @@ impl SearchService {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let embedder = match models_dir.map(Embedder::load) {
-            Some(Ok(embedder)) => Some(embedder),
-            Some(Err(err)) => {
-                tracing::info!(error = %err, "semantic search off: keyword search only");
-                None
+        let (embedder, embedder_error) = match models_dir.map(Embedder::load) {
+            Some(Ok(embedder)) => (Some(embedder), None),
+            Some(Err(EmbedError::Missing(dir))) if !dir.exists() => {
+                tracing::info!(path = %dir.display(), "semantic search off (no embedding model installed): keyword search only");
+                (None, None)
             }
-            None => None,
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, "semantic search off: keyword search only");
+                (None, Some(err.to_string()))
+            }
+            None => (None, None),
         };
         let mut vectors = VectorIndex::new(embedder.as_ref().map_or(0, Embedder::dims));
         let mut queue = VecDeque::new();
@@ -246,6 +254,7 @@ impl SearchService {
             reader,
             writer: Mutex::new(writer),
             embedder,
+            embedder_error,
             vectors: RwLock::new(vectors),
             embed_queue: Mutex::new(queue),
             query_vectors: Mutex::new(HashMap::new()),
@@ -470,6 +479,7 @@ impl SearchService {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            embedding_error: self.embedder_error.clone(),
         })
     }
 

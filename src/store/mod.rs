@@ -80,6 +80,37 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// Why SQLite could not save a change, when the disk is to blame: the
+/// caller can say so plainly, and the same change works once it is fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskTrouble {
+    /// No space left on the file system (SQLITE_FULL).
+    Full,
+    /// The system refused the write (SQLITE_IOERR_WRITE): a quota or a
+    /// file size limit reached, or a failing disk.
+    WriteRefused,
+}
+
+impl StoreError {
+    pub fn disk_trouble(&self) -> Option<DiskTrouble> {
+        let source = match self {
+            StoreError::Open { source, .. } | StoreError::Migration { source, .. } => source,
+            StoreError::Sqlite(source) => source,
+            _ => return None,
+        };
+        let rusqlite::Error::SqliteFailure(failure, _) = source else {
+            return None;
+        };
+        if failure.code == rusqlite::ErrorCode::DiskFull {
+            Some(DiskTrouble::Full)
+        } else if failure.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE {
+            Some(DiskTrouble::WriteRefused)
+        } else {
+            None
+        }
+    }
+}
+
 /// How the store's connections are set up.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -375,6 +406,25 @@ mod tests {
             wrong_type.is_err(),
             "STRICT refuses text in an INTEGER column"
         );
+    }
+
+    #[test]
+    fn disk_trouble_is_recognised_and_other_errors_are_not() {
+        let failure = |code| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        use rusqlite::ffi::{SQLITE_BUSY, SQLITE_FULL, SQLITE_IOERR_READ, SQLITE_IOERR_WRITE};
+        assert_eq!(failure(SQLITE_FULL).disk_trouble(), Some(DiskTrouble::Full));
+        assert_eq!(
+            failure(SQLITE_IOERR_WRITE).disk_trouble(),
+            Some(DiskTrouble::WriteRefused)
+        );
+        assert_eq!(failure(SQLITE_IOERR_READ).disk_trouble(), None);
+        assert_eq!(failure(SQLITE_BUSY).disk_trouble(), None);
+        assert_eq!(StoreError::Conflict("taken".into()).disk_trouble(), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::FieldError;
 use crate::catalog::import::ImportError;
-use crate::store::StoreError;
+use crate::store::{DiskTrouble, StoreError};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -135,6 +135,40 @@ impl Problem {
         self
     }
 
+    /// 507: the server's disk is full (or refuses writes). Nothing was
+    /// saved, reading still works, and the same request succeeds once the
+    /// disk is fixed.
+    pub fn disk(trouble: DiskTrouble) -> Problem {
+        let (kind, detail) = match trouble {
+            DiskTrouble::Full => (
+                "/problems/disk-full",
+                "the disk is full: the shop cannot save changes until space is freed on the server",
+            ),
+            DiskTrouble::WriteRefused => (
+                "/problems/disk-write-refused",
+                "the server's disk refused the write (a quota or file size limit was reached, or the disk is failing; the error is in the server log)",
+            ),
+        };
+        Problem::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!("{detail}; nothing was saved, and browsing still works"),
+        )
+        .with_kind(kind)
+    }
+
+    /// A failed file operation: 507 when the disk is to blame, else a 500
+    /// whose details go to the log only.
+    pub fn from_io(what: &str, error: &std::io::Error) -> Problem {
+        tracing::error!(%error, "{what}");
+        match disk_trouble(error) {
+            Some(trouble) => Problem::disk(trouble),
+            None => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{what}; the error is in the server log"),
+            ),
+        }
+    }
+
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Problem {
         let mut problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail);
         problem.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
@@ -172,10 +206,13 @@ impl From<StoreError> for Problem {
             StoreError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, detail),
             other => {
                 tracing::error!(error = %other, "database error");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the database failed; the error is in the server log",
-                )
+                match other.disk_trouble() {
+                    Some(trouble) => Problem::disk(trouble),
+                    None => Problem::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the database failed; the error is in the server log",
+                    ),
+                }
             }
         }
     }
@@ -185,13 +222,7 @@ impl From<ImportError> for Problem {
     fn from(err: ImportError) -> Problem {
         match err {
             ImportError::Store(store) => store.into(),
-            ImportError::Io(io) => {
-                tracing::error!(error = %io, "import file unreadable");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "could not read the uploaded file back",
-                )
-            }
+            ImportError::Io(io) => Problem::from_io("could not read the uploaded file back", &io),
             other => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
         }
     }
@@ -200,6 +231,17 @@ impl From<ImportError> for Problem {
 impl From<actix_web::error::BlockingError> for Problem {
     fn from(_: actix_web::error::BlockingError) -> Problem {
         Problem::unavailable("the server is shutting down", 5)
+    }
+}
+
+/// ENOSPC and EDQUOT (a quota is a full disk to this user) are a full
+/// disk; EFBIG (a file size limit) is a refused write.
+fn disk_trouble(error: &std::io::Error) -> Option<DiskTrouble> {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Some(DiskTrouble::Full),
+        ErrorKind::FileTooLarge => Some(DiskTrouble::WriteRefused),
+        _ => None,
     }
 }
 
@@ -248,4 +290,48 @@ pub async fn normalize(
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     Ok(ServiceResponse::new(request, rewritten).map_into_right_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_trouble_is_a_507_with_its_reason_and_other_failures_stay_500() {
+        let sqlite = |code| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        let full = Problem::from(sqlite(rusqlite::ffi::SQLITE_FULL));
+        assert_eq!(
+            (full.status, full.kind.as_str()),
+            (507, "/problems/disk-full")
+        );
+        assert!(full.detail.contains("disk is full"), "{full}");
+        let refused = Problem::from(sqlite(rusqlite::ffi::SQLITE_IOERR_WRITE));
+        assert_eq!(
+            (refused.status, refused.kind.as_str()),
+            (507, "/problems/disk-write-refused")
+        );
+        assert_eq!(
+            Problem::from(sqlite(rusqlite::ffi::SQLITE_BUSY)).status,
+            500
+        );
+
+        let io = |errno| {
+            let error = std::io::Error::from_raw_os_error(errno);
+            Problem::from_io("could not store the upload", &error)
+        };
+        assert_eq!(io(libc::ENOSPC).kind, "/problems/disk-full");
+        assert_eq!(io(libc::EDQUOT).kind, "/problems/disk-full");
+        assert_eq!(io(libc::EFBIG).kind, "/problems/disk-write-refused");
+        let denied = io(libc::EACCES);
+        assert_eq!(denied.status, 500);
+        assert!(
+            denied.detail.starts_with("could not store the upload"),
+            "{denied}"
+        );
+    }
 }

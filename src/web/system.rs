@@ -50,8 +50,17 @@ impl From<BackupError> for Problem {
             BackupError::BadName(_) => StatusCode::BAD_REQUEST,
             BackupError::NotFound(_) => StatusCode::NOT_FOUND,
             BackupError::Busy | BackupError::Running(_) => StatusCode::CONFLICT,
-            BackupError::Io { .. } | BackupError::Store(_) => {
+            BackupError::Io { source, .. } => {
+                return Problem::from_io(
+                    &format!("{error}; the details are in the server log"),
+                    source,
+                );
+            }
+            BackupError::Store(store) => {
                 tracing::error!(%error, "backup failed");
+                if let Some(trouble) = store.disk_trouble() {
+                    return Problem::disk(trouble);
+                }
                 return Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("{error}; the details are in the server log"),

@@ -47,11 +47,8 @@ pub async fn stream_to_file(
     Ok(())
 }
 
-/// A 500 for a failed file operation; the details go to the log only.
+/// A failed file operation: 507 when the disk is full, else a 500 whose
+/// details go to the log only.
 pub fn io_problem(what: &str, error: std::io::Error) -> Problem {
-    tracing::error!(%error, "{what}");
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("{what}; the error is in the server log"),
-    )
+    Problem::from_io(what, &error)
 }
