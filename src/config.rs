@@ -556,6 +556,8 @@ fn proxy_ranges(value: &str) -> Result<Vec<ProxyRange>, String> {
         .filter(|item| !item.trim().is_empty())
         .map(ProxyRange::parse)
         .collect()
+}
+
 /// HTTPS for a public domain (`domain`, `[tls]` and `[acme]` in the config file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
