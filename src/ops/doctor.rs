@@ -146,6 +146,7 @@ pub fn run(config: &Config, catalog: &Catalog) -> Report {
     findings.push(check_gpu());
     findings.extend(check_remote(config));
     findings.push(check_port(config.bind));
+    findings.push(check_certificate(config));
     findings.push(check_backups(config));
     Report::new(findings)
 }
@@ -509,6 +510,66 @@ fn answers_as_shopkeep(bind: SocketAddr) -> bool {
         .is_ok_and(|body| body.contains("\"search_index\"") && body.contains("\"tier\""))
 }
 
+fn check_certificate(config: &Config) -> Finding {
+    let Some(domain) = &config.tls.domain else {
+        return Finding::ok(
+            "certificate",
+            "no domain set: plain HTTP on bind, HTTPS is up to the proxy in front",
+        );
+    };
+    let expiry = crate::tls::certificate_expiry(&config.data_dir, domain);
+    certificate_finding(
+        domain,
+        expiry,
+        time::OffsetDateTime::now_utc(),
+        config.tls.acme.renew_before,
+    )
+}
+
+/// What the stored certificate's expiry means, `now`, for a shop that renews
+/// `renew_before` ahead.
+fn certificate_finding(
+    domain: &str,
+    expiry: Option<time::OffsetDateTime>,
+    now: time::OffsetDateTime,
+    renew_before: Duration,
+) -> Finding {
+    const CHECK: &str = "certificate";
+    let reachable = format!(
+        "DNS for {domain} must point at this machine and port 80 (tls.http_port) must reach it; \
+         the log's `acme` lines say what the certificate authority answered"
+    );
+    let Some(expiry) = expiry else {
+        return Finding::warn(
+            CHECK,
+            format!("no certificate for {domain} yet: the shop serves a temporary self-signed one"),
+            format!("start the shop; it orders one over ACME. {reachable}"),
+        );
+    };
+    let left = expiry - now;
+    let days = left.whole_days();
+    if left.is_negative() {
+        Finding::fail(
+            CHECK,
+            format!("the certificate for {domain} expired on {expiry}"),
+            format!("renewal has been failing: {reachable}"),
+        )
+    } else if left.unsigned_abs() < renew_before {
+        Finding::warn(
+            CHECK,
+            format!(
+                "the certificate for {domain} expires in {days} days ({expiry}) and was due for renewal"
+            ),
+            format!("renewal is retried while the shop runs: {reachable}"),
+        )
+    } else {
+        Finding::ok(
+            CHECK,
+            format!("certificate for {domain} valid for {days} more days ({expiry})"),
+        )
+    }
+}
+
 fn check_backups(config: &Config) -> Finding {
     const CHECK: &str = "backups";
     let take_one = "take one now with `shopkeep backup`";
@@ -625,6 +686,27 @@ mod tests {
             report.to_text(),
             "ok    config: valid\nfail  port: in use\n      fix: stop it\n"
         );
+    }
+
+    #[test]
+    fn the_certificate_is_fine_until_its_renewal_window_and_fails_once_expired() {
+        let now = time::OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        let renew_before = Duration::from_secs(30 * 86_400);
+        let level = |expiry: Option<time::OffsetDateTime>| {
+            certificate_finding("shop.example.com", expiry, now, renew_before).level
+        };
+        assert_eq!(level(Some(now + time::Duration::days(60))), Level::Ok);
+        assert_eq!(level(Some(now + time::Duration::days(10))), Level::Warn);
+        assert_eq!(level(None), Level::Warn);
+        let expired = certificate_finding(
+            "shop.example.com",
+            Some(now - time::Duration::days(1)),
+            now,
+            renew_before,
+        );
+        assert_eq!(expired.level, Level::Fail);
+        assert!(expired.finding.contains("expired"), "{}", expired.finding);
+        assert!(expired.fix.unwrap().contains("port 80"));
     }
 
     #[test]

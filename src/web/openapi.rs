@@ -118,7 +118,7 @@ impl Modify for SessionOrKey {
 /// extractors refuse unreadable query strings and bodies (400), oversized
 /// bodies (413), other media types (415) and invalid values (422), a path
 /// naming nothing gives 404, the admin routes 401 without credentials, and
-/// the rate-limited routes 429.
+/// the rate-limited routes 429, and whatever writes 507 when the disk is full.
 /// Documented here once, so the document matches what clients really get.
 struct ErrorResponses;
 
@@ -150,6 +150,12 @@ impl ErrorResponses {
         }
         if admin {
             expected.push(("401", "no valid admin key or dashboard session"));
+        }
+        if *method != actix_web::http::Method::GET {
+            expected.push((
+                "507",
+                "the disk is full: nothing was saved, reading still works",
+            ));
         }
         if super::guard::Budget::of(method, path).is_some() {
             expected.push((
