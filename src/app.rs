@@ -144,6 +144,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
         source,
     })?;
     let backups = start_backup_schedule(&store, &config)?;
+    let maintenance = start_maintenance_schedule(&store, &config)?;
     let ai = AiRuntime::start(&config, &store);
     let webhooks = webhooks::start(Arc::clone(&store), &config.commerce).map_err(|source| {
         StartError::Thread {
@@ -260,6 +261,9 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     if let Some(backups) = backups {
         backups.stop();
     }
+    if let Some(maintenance) = maintenance {
+        maintenance.stop();
+    }
     search.stop();
     if indexer.join().is_err() {
         tracing::warn!(
@@ -329,6 +333,30 @@ fn start_backup_schedule(
     .map(Some)
     .map_err(|source| StartError::Thread {
         what: "backup scheduler",
+        source,
+    })
+}
+
+/// The daily retention and VACUUM, unless nothing is ever due.
+fn start_maintenance_schedule(
+    store: &Arc<Store>,
+    config: &Config,
+) -> Result<Option<Scheduler>, StartError> {
+    let retention = &config.retention;
+    let idle = retention.conversations_days == 0
+        && retention.logs_days == 0
+        && retention.vacuum == crate::config::VacuumSchedule::Off;
+    if idle {
+        return Ok(None);
+    }
+    let store = Arc::clone(store);
+    let job_config = config.clone();
+    Scheduler::daily("maintenance", retention.at, move || {
+        crate::maintenance::scheduled(&store, &job_config)
+    })
+    .map(Some)
+    .map_err(|source| StartError::Thread {
+        what: "maintenance scheduler",
         source,
     })
 }

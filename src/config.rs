@@ -380,6 +380,72 @@ pub const KEYS: &[KeySpec] = &[
         default: "30",
         help: "renew the certificate when fewer than this many days of validity remain (1-3650); checked at start and daily",
     },
+    KeySpec {
+        name: "backup.s3.endpoint",
+        default: "",
+        help: "S3-compatible storage the backups are uploaded to, e.g. https://s3.us-west-004.backblazeb2.com or http://127.0.0.1:9000; empty uploads nothing",
+    },
+    KeySpec {
+        name: "backup.s3.bucket",
+        default: "",
+        help: "bucket the backups are uploaded to (needed when backup.s3.endpoint is set)",
+    },
+    KeySpec {
+        name: "backup.s3.region",
+        default: "us-east-1",
+        help: "region the requests are signed for (Backblaze B2: the part of the endpoint such as us-west-004; R2: auto)",
+    },
+    KeySpec {
+        name: "backup.s3.prefix",
+        default: "shopkeep/",
+        help: "key prefix (folder) of the uploaded archives in the bucket",
+    },
+    KeySpec {
+        name: "backup.s3.access_key_id",
+        default: "",
+        help: "access key id for the S3-compatible storage",
+    },
+    KeySpec {
+        name: "backup.s3.secret_access_key",
+        default: "",
+        help: "secret access key for the S3-compatible storage; never logged or shown",
+    },
+    KeySpec {
+        name: "backup.s3.path_style",
+        default: "true",
+        help: "true addresses the bucket as endpoint/bucket/key (MinIO, B2, R2, moto); false as bucket.endpoint/key (virtual-hosted)",
+    },
+    KeySpec {
+        name: "backup.s3.keep",
+        default: "30",
+        help: "uploaded archives kept under the prefix, newest first; older ones are deleted after each upload; 0 keeps all (0-100000)",
+    },
+    // Data retention and database maintenance
+    KeySpec {
+        name: "retention.conversations_days",
+        default: "365",
+        help: "conversations not touched for this many days are deleted (archived first when retention.archive); 0 keeps them forever (0-36500)",
+    },
+    KeySpec {
+        name: "retention.logs_days",
+        default: "90",
+        help: "per-call model usage rows and finished webhook deliveries older than this many days are deleted; daily usage and sales totals stay; 0 keeps them forever (0-36500)",
+    },
+    KeySpec {
+        name: "retention.archive",
+        default: "true",
+        help: "true writes deleted conversations with their messages to <data_dir>/archive/*.jsonl.zst first; false only deletes",
+    },
+    KeySpec {
+        name: "maintenance.at",
+        default: "03:30",
+        help: "UTC time of day (HH:MM) the daily maintenance (retention, then VACUUM when due) runs",
+    },
+    KeySpec {
+        name: "maintenance.vacuum",
+        default: "weekly",
+        help: "when the daily maintenance also runs VACUUM to return freed pages to the disk: weekly (Sundays), daily or off",
+    },
     // Admin dashboard
     KeySpec {
         name: "admin.session_ttl",
@@ -579,7 +645,7 @@ pub struct AcmeSettings {
 }
 
 /// Scheduled backups and their retention (`[backup]` in the config file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupSettings {
     /// Whether a backup is taken every day.
     pub daily: bool,
@@ -587,6 +653,90 @@ pub struct BackupSettings {
     pub at: (u8, u8),
     pub keep_daily: usize,
     pub keep_weekly: usize,
+    /// Where backups are uploaded; `None` when no endpoint is set.
+    pub s3: Option<S3Settings>,
+}
+
+/// S3-compatible storage for uploaded backups (`[backup.s3]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `http(s)://host[:port]`, without a trailing slash.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// Key prefix of the archives: empty or ending in `/`.
+    pub prefix: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub path_style: bool,
+    /// Uploaded archives kept; 0 keeps all.
+    pub keep: usize,
+}
+
+impl S3Settings {
+    fn from_fields<'a>(
+        parse: &impl Fn(&'static str) -> Field<'a>,
+    ) -> Result<Option<S3Settings>, ConfigError> {
+        let Some(endpoint) = parse("backup.s3.endpoint").with(optional_http_url)? else {
+            return Ok(None);
+        };
+        let required = |key| parse(key).with(|v| non_empty(v).map(str::to_string));
+        Ok(Some(S3Settings {
+            endpoint,
+            bucket: parse("backup.s3.bucket").with(bucket_name)?,
+            region: required("backup.s3.region")?,
+            prefix: parse("backup.s3.prefix").with(|v| Ok(key_prefix(v)))?,
+            access_key_id: required("backup.s3.access_key_id")?,
+            secret_access_key: Secret::new(required("backup.s3.secret_access_key")?),
+            path_style: parse("backup.s3.path_style").with(boolean)?,
+            keep: parse("backup.s3.keep").with(|v| number(v, 0, 100_000))?,
+        }))
+    }
+}
+
+/// An S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'.
+fn bucket_name(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let plain = value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'));
+    if !(3..=63).contains(&value.len()) || !plain {
+        return Err("expected a bucket name: 3 to 63 lowercase letters, digits, '.' or '-'".into());
+    }
+    Ok(value.to_string())
+}
+
+/// "backups" → "backups/"; "" stays "" (the bucket's top level).
+fn key_prefix(value: &str) -> String {
+    let trimmed = value.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("{trimmed}/")
+    }
+}
+
+/// When the daily maintenance also compacts the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VacuumSchedule {
+    Off,
+    Daily,
+    /// On Sundays (UTC).
+    Weekly,
+}
+
+/// Data retention and the daily maintenance (`[retention]`, `[maintenance]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Conversations idle this many days go; 0 keeps them forever.
+    pub conversations_days: u32,
+    /// Per-call usage rows and finished webhook deliveries older than this go; 0 keeps them.
+    pub logs_days: u32,
+    /// Whether deleted conversations are written to `<data_dir>/archive` first.
+    pub archive: bool,
+    /// (hour, minute) UTC of the daily maintenance.
+    pub at: (u8, u8),
+    pub vacuum: VacuumSchedule,
 }
 
 /// Selling rules (`[commerce]` in the config file).
@@ -780,7 +930,7 @@ fn optional_file(value: &str) -> Result<Option<PathBuf>, String> {
 
 /// Keys whose values are secrets: shown as set or empty, never as themselves.
 fn is_secret_key(key: &str) -> bool {
-    key.ends_with("api_key")
+    key.ends_with("api_key") || key.ends_with("secret_access_key")
 }
 
 /// The values as `config check` may show them: secrets replaced.
@@ -933,6 +1083,7 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ProxyRange>,
     pub tls: TlsSettings,
+    pub retention: RetentionSettings,
     /// The TOML file the configuration was read from, if any (backups carry a copy).
     pub config_file: Option<PathBuf>,
     /// The key file that seals saved API keys (`SHOPKEEP_SECRET_KEY_FILE`);
@@ -1146,6 +1297,23 @@ impl Config {
                 at: parse("backup.at").with(time_of_day)?,
                 keep_daily: parse("backup.keep_daily").with(|v| number(v, 0, 1000))?,
                 keep_weekly: parse("backup.keep_weekly").with(|v| number(v, 0, 1000))?,
+                s3: S3Settings::from_fields(&parse)?,
+            },
+            retention: RetentionSettings {
+                conversations_days: parse("retention.conversations_days")
+                    .with(|v| number(v, 0, 36_500).map(|d| d as u32))?,
+                logs_days: parse("retention.logs_days")
+                    .with(|v| number(v, 0, 36_500).map(|d| d as u32))?,
+                archive: parse("retention.archive").with(boolean)?,
+                at: parse("maintenance.at").with(time_of_day)?,
+                vacuum: parse("maintenance.vacuum").with(|v| {
+                    match v.trim().to_lowercase().as_str() {
+                        "off" => Ok(VacuumSchedule::Off),
+                        "daily" => Ok(VacuumSchedule::Daily),
+                        "weekly" => Ok(VacuumSchedule::Weekly),
+                        _ => Err("expected weekly, daily or off".into()),
+                    }
+                })?,
             },
             limits: LimitSettings {
                 login_per_minute: parse("limits.login_per_minute").with(per_minute)?,
@@ -1190,6 +1358,11 @@ impl Config {
     /// Where backups are written and listed: `<data_dir>/backups`.
     pub fn backups_dir(&self) -> PathBuf {
         self.data_dir.join("backups")
+    }
+
+    /// Where retention archives deleted conversations: `<data_dir>/archive`.
+    pub fn archive_dir(&self) -> PathBuf {
+        self.data_dir.join("archive")
     }
 
     /// Where the key that seals saved API keys lives: `SHOPKEEP_SECRET_KEY_FILE`
@@ -1351,9 +1524,12 @@ fn flatten_sections(table: toml::Table) -> Vec<(String, toml::Value)> {
     let mut flat = Vec::new();
     for (key, value) in table {
         match value {
-            toml::Value::Table(section) => {
-                flat.extend(section.into_iter().map(|(k, v)| (format!("{key}.{k}"), v)))
-            }
+            // Sections nest: `[backup.s3]` holds `backup.s3.endpoint`.
+            toml::Value::Table(section) => flat.extend(
+                flatten_sections(section)
+                    .into_iter()
+                    .map(|(k, v)| (format!("{key}.{k}"), v)),
+            ),
             other => flat.push((key, other)),
         }
     }
@@ -1581,6 +1757,48 @@ mod tests {
         assert_eq!(config.bind.port(), 7000);
         assert_eq!(config.currency.code(), "GBP");
         assert_eq!(config.db_readers, 2);
+    }
+
+    #[test]
+    fn s3_storage_comes_from_a_nested_section_and_its_secret_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.toml");
+        std::fs::write(
+            &file,
+            "[backup.s3]\nendpoint = \"http://127.0.0.1:9000/\"\nbucket = \"shop-backups\"\n\
+             prefix = \"/nightly\"\naccess_key_id = \"AKID\"\nsecret_access_key = \"s3cr3t-value\"\n\
+             keep = 5\n\n[retention]\nconversations_days = 0\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let config = Config::from_sources(&overrides, &[]).unwrap();
+        let s3 = config.backup.s3.as_ref().expect("an S3 target");
+        assert_eq!(s3.endpoint, "http://127.0.0.1:9000");
+        assert_eq!(s3.prefix, "nightly/");
+        assert_eq!(s3.region, "us-east-1");
+        assert_eq!(s3.keep, 5);
+        assert!(s3.path_style);
+        assert_eq!(s3.secret_access_key.expose(), "s3cr3t-value");
+        assert_eq!(config.retention.conversations_days, 0);
+        assert_eq!(config.retention.vacuum, VacuumSchedule::Weekly);
+        assert!(!config.describe().contains("s3cr3t-value"));
+        assert!(!format!("{config:?}").contains("s3cr3t-value"));
+        assert!(
+            Config::from_sources(&Overrides::default(), &[])
+                .unwrap()
+                .backup
+                .s3
+                .is_none()
+        );
+        let missing_bucket = Config::from_sources(
+            &Overrides::default(),
+            &env(&[("SHOPKEEP_BACKUP_S3_ENDPOINT", "http://127.0.0.1:9000")]),
+        )
+        .unwrap_err();
+        assert!(missing_bucket.to_string().contains("backup.s3.bucket"));
     }
 
     #[test]

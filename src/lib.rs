@@ -16,7 +16,8 @@
 //! - [`ops`]: metrics, readiness, systemd notifications, the system report and the one-server-per-data-dir lock.
 //! - [`settings`]: the shop's runtime settings (name, tax, brand, assistant voice, widget origins).
 //! - [`tls`]: HTTPS certificates from ACME: obtain, store, renew, serve.
-//! - [`backup`]: backup archives: create, list, verify, restore, retention.
+//! - [`backup`]: backup archives: create, list, verify, restore, retention, upload to S3 storage.
+//! - [`maintenance`]: data retention (old conversations and logs) and VACUUM.
 //! - [`search`]: keyword and semantic product search.
 //! - [`llm`]: local language models, the model manager and sampling.
 //! - [`web`]: the actix-web HTTP API.
@@ -33,6 +34,7 @@ pub mod catalog;
 pub mod commerce;
 pub mod config;
 pub mod llm;
+pub mod maintenance;
 pub mod ops;
 pub mod search;
 pub mod secrets;

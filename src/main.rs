@@ -63,6 +63,22 @@ enum Command {
         /// Write the archive here instead of <data_dir>/backups/shopkeep-YYYYMMDD-HHMMSS.tar.zst.
         #[arg(long, value_name = "FILE")]
         to: Option<PathBuf>,
+        /// Also upload the archive to the S3-compatible storage of
+        /// `backup.s3.*` and delete uploads beyond `backup.s3.keep`; the local
+        /// archive stays either way.
+        #[arg(long)]
+        upload: bool,
+    },
+    /// Data retention and upkeep now: delete (archiving first, see
+    /// `retention.*`) conversations and logs past their age, then VACUUM the
+    /// database; prints what went and the bytes given back.
+    Maintenance {
+        /// Only count what would go; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Skip the VACUUM.
+        #[arg(long)]
+        no_vacuum: bool,
     },
     /// Restore a backup archive: verifies it whole, keeps the replaced
     /// database as shopkeep.db.before-restore, and rebuilds the search index.
@@ -288,7 +304,10 @@ fn main() -> ExitCode {
             format,
             strict,
         } => run_import(&config, &file, &format, strict),
-        Command::Backup { to } => take_backup(&config, to),
+        Command::Backup { to, upload } => take_backup(&config, to, upload),
+        Command::Maintenance { dry_run, no_vacuum } => {
+            run_maintenance(&config, dry_run, !no_vacuum)
+        }
         Command::Restore { file, force } => restore_backup(&config, &file, force),
         Command::Config {
             action: ConfigAction::Check,
@@ -573,7 +592,10 @@ fn rebuild_recommendations(config: &Config, as_of: Option<&str>) -> Result<(), S
     Ok(())
 }
 
-fn take_backup(config: &Config, to: Option<PathBuf>) -> Result<(), String> {
+fn take_backup(config: &Config, to: Option<PathBuf>, upload: bool) -> Result<(), String> {
+    if upload && config.backup.s3.is_none() {
+        return Err(shopkeep::backup::remote::UploadError::NotConfigured.to_string());
+    }
     let dest = to.unwrap_or_else(|| shopkeep::backup::default_path(config, false));
     let store = app::open_store(config).map_err(|e| e.to_string())?;
     let created = shopkeep::backup::create(&store, config, &dest).map_err(|e| e.to_string());
@@ -589,6 +611,30 @@ fn take_backup(config: &Config, to: Option<PathBuf>) -> Result<(), String> {
         info.orders.unwrap_or_default()
     );
     println!("sha256 {}", created.sha256);
+    if upload {
+        let status = shopkeep::backup::remote::upload(config, &dest).map_err(|e| {
+            format!(
+                "the upload failed; the backup is kept at {}: {e}",
+                created.path
+            )
+        })?;
+        println!("uploaded to {} ({} bytes)", status.target, status.bytes);
+        for key in &status.pruned {
+            println!("deleted the older upload {key}");
+        }
+        if let Some(error) = &status.prune_error {
+            eprintln!("warning: could not delete older uploads: {error}");
+        }
+    }
+    Ok(())
+}
+
+fn run_maintenance(config: &Config, dry_run: bool, vacuum: bool) -> Result<(), String> {
+    let store = app::open_store(config).map_err(|e| e.to_string())?;
+    let report = shopkeep::maintenance::run(&store, config, dry_run, vacuum);
+    store.close().map_err(|e| e.to_string())?;
+    let report = report.map_err(|e| e.to_string())?;
+    print!("{}", report.describe());
     Ok(())
 }
 

@@ -10,12 +10,19 @@
 //! table's row count and checksum. The search index is not copied: it is
 //! rebuilt from the database after a restore.
 //!
+//! When `backup.s3.endpoint` is set, archives are also copied to
+//! S3-compatible storage (`remote`, over the small signed client in `s3`).
+//!
 //! Owns the files under `<data_dir>/backups` and the archive format. SQL stays
-//! in `store::snapshot`; this module must not speak HTTP.
+//! in `store::snapshot`; this module must not speak HTTP to browsers (its
+//! only HTTP is the storage client's).
 
 pub mod archive;
+pub mod remote;
 pub mod restore;
 pub mod retention;
+pub mod s3;
+pub mod sigv4;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -15,13 +15,17 @@ use super::{BackupError, BackupInfo};
 use crate::config::Config;
 use crate::store::Store;
 
-/// The scheduled job: a backup, then pruning. Errors are logged, not raised:
-/// the scheduler runs it again tomorrow.
+/// The scheduled job: a backup, its upload when S3 storage is configured,
+/// then pruning. Errors are logged, not raised: the scheduler runs it again
+/// tomorrow, and a failed upload keeps the local archive.
 pub fn scheduled_backup(store: &Store, config: &Config) {
     let dest = super::default_path(config, true);
     match super::create(store, config, &dest) {
         Ok(created) => {
-            tracing::info!(path = %created.path, bytes = created.info.bytes, "took the daily backup")
+            tracing::info!(path = %created.path, bytes = created.info.bytes, "took the daily backup");
+            if config.backup.s3.is_some() {
+                super::remote::upload_logged(config, &dest);
+            }
         }
         Err(error) => {
             tracing::error!(%error, "the daily backup failed");

@@ -14,6 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::health::{self, Readiness};
+use crate::backup::remote::UploadStatus;
 use crate::backup::{self, BackupInfo};
 use crate::config::Config;
 use crate::search::{SearchService, SearchStatus};
@@ -49,6 +50,8 @@ pub struct SystemReport {
     pub readiness: Readiness,
     pub backups: BackupSchedule,
     pub last_backup: Option<BackupInfo>,
+    /// How the last upload to S3 storage went; null when none was tried.
+    pub last_upload: Option<UploadStatus>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -85,6 +88,8 @@ pub struct BackupSchedule {
     pub keep_daily: usize,
     pub keep_weekly: usize,
     pub folder: String,
+    /// Where backups are uploaded (s3://bucket/prefix at the endpoint); null when not.
+    pub upload_to: Option<String>,
 }
 
 /// Gathers the report now (blocking: call it off the async executor).
@@ -131,8 +136,14 @@ pub fn report(
             keep_daily: config.backup.keep_daily,
             keep_weekly: config.backup.keep_weekly,
             folder: config.backups_dir().display().to_string(),
+            upload_to: config
+                .backup
+                .s3
+                .as_ref()
+                .map(|s3| format!("s3://{}/{} at {}", s3.bucket, s3.prefix, s3.endpoint)),
         },
         last_backup: backups.into_iter().find(|b| b.problem.is_none()),
+        last_upload: backup::remote::last_upload(config),
     }
 }
 

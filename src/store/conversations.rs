@@ -62,10 +62,10 @@ pub struct ConversationListing {
     pub last_message: Option<String>,
 }
 
-const CONVERSATION_COLUMNS: &str = "id, session_id, customer_id, created_at, updated_at, summary, \
+pub(super) const CONVERSATION_COLUMNS: &str = "id, session_id, customer_id, created_at, updated_at, summary, \
      summarized_through, state, flag, flagged_at, taken_over_by, mood";
 
-fn conversation_row(row: &Row) -> rusqlite::Result<ConversationRow> {
+pub(super) fn conversation_row(row: &Row) -> rusqlite::Result<ConversationRow> {
     Ok(ConversationRow {
         id: row.get(0)?,
         session_id: row.get(1)?,
@@ -82,7 +82,7 @@ fn conversation_row(row: &Row) -> rusqlite::Result<ConversationRow> {
     })
 }
 
-fn message_row(row: &Row) -> rusqlite::Result<MessageRow> {
+pub(super) fn message_row(row: &Row) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
         id: row.get(0)?,
         conversation_id: row.get(1)?,

@@ -19,6 +19,7 @@ pub mod orders;
 pub mod products;
 pub mod profiles;
 pub mod recommendations;
+pub mod retention;
 pub mod search;
 pub mod sessions;
 pub mod settings;
@@ -262,6 +263,12 @@ impl Store {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         migrate(&mut writer, &self.path)?;
         snapshot::follow_restore(&writer, &before)
+    }
+
+    /// VACUUMs the database on the writer (no write interleaves) and shrinks
+    /// the file; returns its page figures before and after.
+    pub fn vacuum(&self) -> Result<(retention::PageFacts, retention::PageFacts), StoreError> {
+        retention::vacuum(&lock(&self.writer))
     }
 
     /// Folds the write-ahead log into the database file and closes every connection.
