@@ -63,6 +63,13 @@ impl Dice {
 }
 
 /// Waits (bounded) until `/readyz` says ready; returns the report.
+/// The load here comes from one address: the per-address limits of chat
+/// and checkout would refuse most of it.
+const UNLIMITED: &[(&str, &str)] = &[
+    ("SHOPKEEP_LIMITS_CHECKOUT_PER_MINUTE", "0"),
+    ("SHOPKEEP_LIMITS_CHAT_PER_MINUTE", "0"),
+];
+
 fn wait_until_ready(server: &TestServer) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -295,7 +302,7 @@ fn sigkill_under_mixed_load_loses_no_acknowledged_order_and_leaves_a_sound_datab
     const CYCLES: usize = 8;
     let mut dice = Dice::from_clock();
     let suite_started = Instant::now();
-    let mut server = TestServer::start();
+    let mut server = TestServer::start_with(&[], UNLIMITED);
     wait_until_ready(&server);
     let flour = create_product(&server, "reliability-flour", "1.25", Some(1_000_000));
     let browse = browsable_products(&server);
@@ -323,7 +330,7 @@ fn sigkill_under_mixed_load_loses_no_acknowledged_order_and_leaves_a_sound_datab
 
         let restarting = Instant::now();
         let data_dir = std::mem::replace(&mut server.data_dir, tempfile::tempdir().unwrap());
-        server = TestServer::start_in(data_dir, &[], &[]);
+        server = TestServer::start_in(data_dir, &[], UNLIMITED);
         wait_until_ready(&server);
         restart_ms.push(restarting.elapsed().as_millis());
 
@@ -511,7 +518,7 @@ fn unpack_database(archive_path: &Path, dir: &Path) -> PathBuf {
 
 #[test]
 fn a_backup_taken_under_write_load_restores_to_identical_rows_and_checksums() {
-    let mut server = TestServer::start_with(&["--no-demo"], &[]);
+    let mut server = TestServer::start_with(&["--no-demo"], UNLIMITED);
     let bread = create_product(&server, "rye-bread", "3.50", Some(100_000));
     let load = OrderLoad::start(&server, bread);
     load.wait_for(5);
@@ -794,7 +801,7 @@ fn a_full_disk_gives_clear_errors_keeps_reads_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // Declared first, dropped last: unmounted once the server is gone.
     let squeeze = Squeeze::prepare(dir.path());
-    let server = TestServer::start_in(dir, &["--no-demo"], &[]);
+    let server = TestServer::start_in(dir, &["--no-demo"], UNLIMITED);
     let data_dir = server.data_dir.path().to_path_buf();
     let jam = create_product(&server, "plum-jam", "4.00", Some(10_000));
     let shopper = Shopper::new(&server);
@@ -943,6 +950,8 @@ fn a_shop_with_broken_models_and_an_unreachable_api_starts_degraded_and_says_why
             ("SHOPKEEP_MODELS_DIR", models_dir.as_str()),
             ("SHOPKEEP_LLM_MODEL", "gemma-3-270m"),
             ("SHOPKEEP_TIER", "enterprise"),
+            UNLIMITED[0],
+            UNLIMITED[1],
             ("SHOPKEEP_REMOTE_OPENAI_BASE_URL", api.as_str()),
             ("SHOPKEEP_REMOTE_OPENAI_API_KEY", "sk-reliability-0000"),
         ],
