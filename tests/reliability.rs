@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::shop::{Chat, Shopper, checkout_details, create_product};
-use common::{TestServer, cli};
+use common::{TestServer, cli, cli_with_env};
 use reqwest::Method;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -996,5 +996,50 @@ fn a_shop_with_broken_models_and_an_unreachable_api_starts_degraded_and_says_why
     println!(
         "reliability: degraded start: model: {model} | search: {search} | remote: {remote} | tier: {}",
         ready["tier"]["reason"]
+    );
+
+    // doctor, on the same set-up before any turn was tried, says the same.
+    let (status, out, err) = cli_with_env(
+        server.data_dir.path(),
+        &["doctor"],
+        &[
+            ("SHOPKEEP_MODELS_DIR", models_dir.as_str()),
+            ("SHOPKEEP_LLM_MODEL", "gemma-3-270m"),
+            ("SHOPKEEP_TIER", "enterprise"),
+            ("SHOPKEEP_REMOTE_OPENAI_BASE_URL", api.as_str()),
+            ("SHOPKEEP_REMOTE_OPENAI_API_KEY", "sk-reliability-0000"),
+        ],
+    );
+    assert!(
+        !status.success(),
+        "a broken model fails doctor:\n{out}{err}"
+    );
+    let line = |check: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!(" {check}:")))
+            .unwrap_or_else(|| panic!("no {check} line:\n{out}"))
+            .to_string()
+    };
+    let model = line("model");
+    assert!(
+        model.starts_with("fail") && model.contains("gemma-3-270m"),
+        "{model}"
+    );
+    let embeddings = line("embeddings");
+    assert!(
+        embeddings.starts_with("fail") && embeddings.contains("model.safetensors"),
+        "{embeddings}"
+    );
+    let remote = out
+        .lines()
+        .find(|l| l.contains("openai"))
+        .unwrap_or_else(|| panic!("no remote line:\n{out}"));
+    assert!(
+        remote.starts_with("warn"),
+        "an unreachable API warns: {remote}"
+    );
+    assert!(
+        !out.contains("sk-reliability-0000"),
+        "no key in doctor's output"
     );
 }

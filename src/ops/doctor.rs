@@ -143,6 +143,7 @@ pub fn run(config: &Config, catalog: &Catalog) -> Report {
     findings.push(check_disk(&config.data_dir));
     findings.push(check_memory(config, catalog));
     findings.push(check_model(config, catalog));
+    findings.push(check_embeddings(config));
     findings.push(check_gpu());
     findings.extend(check_remote(config));
     findings.push(check_port(config.bind));
@@ -378,6 +379,36 @@ fn check_model(config: &Config, catalog: &Catalog) -> Finding {
         pull
     };
     Finding::fail(CHECK, format!("{id}: {}", details.join("; ")), fix)
+}
+
+/// The sentence-embedding model semantic search loads from the models
+/// folder; without it search still works, on keywords alone.
+fn check_embeddings(config: &Config) -> Finding {
+    use crate::search::embed::{EmbedError, Embedder};
+    const CHECK: &str = "embeddings";
+    let pull = "shopkeep models pull all-minilm-l6-v2";
+    match Embedder::load(&config.models_dir()) {
+        Ok(embedder) => Finding::ok(
+            CHECK,
+            format!(
+                "{} loads: search ranks by words and meaning",
+                embedder.name()
+            ),
+        ),
+        Err(EmbedError::Missing(dir)) => Finding::warn(
+            CHECK,
+            format!(
+                "no embedding model in {}: search runs on keywords only",
+                dir.display()
+            ),
+            format!("for semantic search: {pull}"),
+        ),
+        Err(error) => Finding::fail(
+            CHECK,
+            format!("{error}; search falls back to keywords"),
+            format!("fetch it again: {pull} (or models/fetch.sh), then restart"),
+        ),
+    }
 }
 
 fn check_gpu() -> Finding {
