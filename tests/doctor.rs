@@ -432,23 +432,10 @@ fn a_key_saved_from_the_dashboard_is_checked_too() {
     let server = TestServer::start();
     let saved = server
         .admin(reqwest::Method::PUT, "/api/v1/admin/ai")
-        .json(&serde_json::json!({
-            "tier": "enterprise",
-            "openai": {
-                "base_url": format!("{}/v1", api.base),
-                "api_key": REMOTE_KEY,
-                "fast_model": "gpt-4o-mini",
-                "strong_model": "gpt-4o",
-            },
-            "gemini": null,
-            "routing": {"simple": "fast", "complex": "strong"},
-            "budgets": {
-                "guest": {"daily": 20_000, "monthly": 200_000},
-                "registered": {"daily": 100_000, "monthly": 1_000_000},
-                "premium": {"daily": 500_000, "monthly": 5_000_000},
-                "monthly_spend_cap_micros": 50_000_000
-            },
-        }))
+        .json(&common::enterprise_ai_form(
+            &format!("{}/v1", api.base),
+            REMOTE_KEY,
+        ))
         .send()
         .unwrap();
     assert_eq!(saved.status(), 200);

@@ -384,23 +384,10 @@ fn no_secret_reaches_the_log_even_at_trace_level() {
         .put(server.url("/api/v1/admin/ai"))
         .header("cookie", &cookie)
         .header("x-csrf-token", &csrf)
-        .json(&json!({
-            "tier": "enterprise",
-            "openai": {
-                "base_url": "http://127.0.0.1:9/v1",
-                "api_key": SAVED_KEY,
-                "fast_model": "gpt-4o-mini",
-                "strong_model": "gpt-4o",
-            },
-            "gemini": null,
-            "routing": {"simple": "fast", "complex": "strong"},
-            "budgets": {
-                "guest": {"daily": 20_000, "monthly": 200_000},
-                "registered": {"daily": 100_000, "monthly": 1_000_000},
-                "premium": {"daily": 500_000, "monthly": 5_000_000},
-                "monthly_spend_cap_micros": 50_000_000
-            },
-        }))
+        .json(&common::enterprise_ai_form(
+            "http://127.0.0.1:9/v1",
+            SAVED_KEY,
+        ))
         .send()
         .unwrap();
     let saved_status = saved.status();

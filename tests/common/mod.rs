@@ -370,3 +370,26 @@ pub fn store_for_recorded_calls(
     });
     (dir, store, budgets)
 }
+
+/// The dashboard's AI form (`PUT /api/v1/admin/ai`): the enterprise tier on
+/// one OpenAI-compatible provider at `base_url` with `api_key`, default
+/// routing and budgets.
+pub fn enterprise_ai_form(base_url: &str, api_key: &str) -> Value {
+    serde_json::json!({
+        "tier": "enterprise",
+        "openai": {
+            "base_url": base_url,
+            "api_key": api_key,
+            "fast_model": "gpt-4o-mini",
+            "strong_model": "gpt-4o",
+        },
+        "gemini": null,
+        "routing": {"simple": "fast", "complex": "strong"},
+        "budgets": {
+            "guest": {"daily": 20_000, "monthly": 200_000},
+            "registered": {"daily": 100_000, "monthly": 1_000_000},
+            "premium": {"daily": 500_000, "monthly": 5_000_000},
+            "monthly_spend_cap_micros": 50_000_000
+        },
+    })
+}
